@@ -1,0 +1,10 @@
+"""`nvr report`: placeholder until its issue lands."""
+
+
+def add_parser(sub):
+    p = sub.add_parser("report", help="(not yet available)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise SystemExit("error: nvr report is not available yet")

@@ -1,0 +1,386 @@
+"""The appliance configuration: YAML schema, validation at the edge, atomic save.
+
+Everything a user can get wrong is caught here and reported as one line that
+names the file, the key path, the value and what is allowed, e.g.
+``demo.yaml: channels[1].heat_map.detection_sensitivity: 140 is out of range 0..100``.
+Inside the firmware the dataclasses below are trusted as they are.
+
+Saving writes a temporary file, fsyncs it, keeps the previous version as
+``<name>.bak`` and renames the new file into place, so a crash or a kill
+during a save leaves either the old or the new file, never a torn one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from firmware.geometry import MAX_AREAS, polygon_problem
+from vca.params import HeatMapParams
+
+PARAMETER_KEYS = (
+    "detection_sensitivity",
+    "background_update_rate",
+    "scene_change_level",
+    "minimum_target_size",
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(ValueError):
+    """A configuration the appliance refuses; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArmWindow:
+    """A time of day when the heat map is armed (statistics count), on some weekdays."""
+
+    days: tuple[int, ...]  # 0 = Monday
+    start_minute: int      # minutes after midnight, inclusive
+    end_minute: int        # exclusive; 1440 = midnight at the end of the day
+
+    def covers(self, weekday: int, minute: int) -> bool:
+        return weekday in self.days and self.start_minute <= minute < self.end_minute
+
+
+@dataclass(frozen=True, slots=True)
+class HeatMapConfig:
+    enabled: bool = False
+    regions: tuple[tuple[tuple[float, float], ...], ...] = ()
+    detection_sensitivity: int = 50
+    background_update_rate: int = 50
+    scene_change_level: int = 50
+    minimum_target_size: int = 50
+    grid_columns: int = 64
+    grid_rows: int | None = None          # None: match the frame's aspect ratio
+    schedule: tuple[ArmWindow, ...] = ()  # empty: armed around the clock
+
+    @property
+    def params(self) -> HeatMapParams:
+        return HeatMapParams(*(getattr(self, k) for k in PARAMETER_KEYS))
+
+    def armed(self, weekday: int, minute: int) -> bool:
+        return not self.schedule or any(w.covers(weekday, minute) for w in self.schedule)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    id: int
+    name: str
+    source: str
+    loop: bool = False
+    analysis_width: int | None = None
+    heat_map: HeatMapConfig = field(default_factory=HeatMapConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    idle_logout: float = 300.0   # seconds without input before the session logs out
+    color: bool = True           # ANSI colour for heat maps; off for plain terminals
+    tcp_port: int | None = None  # optional console on 127.0.0.1:PORT
+
+
+@dataclass(frozen=True, slots=True)
+class ApplianceConfig:
+    name: str = "NVR"
+    export_device: str | None = None  # directory standing for the USB drive
+    status_interval: float = 10.0     # wall seconds between status lines
+    checkpoint_interval: float = 60.0 # wall seconds between statistics checkpoints
+    video_timeout: float = 5.0        # a source silent this long is VIDEO LOSS
+    analytics_share: float = 0.5      # share of the CPU the frame budgets hand out
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    channels: tuple[ChannelConfig, ...]
+    appliance: ApplianceConfig = field(default_factory=ApplianceConfig)
+    path: Path | None = None  # where it was loaded from; relative sources resolve here
+
+    def channel(self, channel_id: int) -> ChannelConfig:
+        for ch in self.channels:
+            if ch.id == channel_id:
+                return ch
+        raise KeyError(channel_id)
+
+    def with_channel(self, new: ChannelConfig) -> Config:
+        return dataclasses.replace(
+            self, channels=tuple(new if ch.id == new.id else ch for ch in self.channels)
+        )
+
+    def resolve_source(self, source: str) -> str:
+        """A URL as is; a relative path next to the config file, else the working directory."""
+        if "://" in source or os.path.isabs(source) or self.path is None:
+            return source
+        beside = self.path.parent / source
+        return str(beside) if beside.exists() else source
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ConfigError(f"{path}: not valid YAML{line}: {getattr(e, 'problem', e)}") from None
+    try:
+        return parse_config(doc, path)
+    except ConfigError as e:
+        raise ConfigError(f"{path.name}: {e}") from None
+
+
+def parse_config(doc: Any, path: Path | None = None) -> Config:
+    """Validate a decoded YAML document; raises ConfigError naming the key path."""
+    top = _Mapping(doc, "", {"channels", "appliance"})
+    appliance = _appliance(top.get("appliance", {}), "appliance")
+    raw_channels = top.require("channels")
+    if not isinstance(raw_channels, list) or not raw_channels:
+        raise ConfigError("channels: must be a non-empty list of channels")
+    channels = tuple(_channel(c, f"channels[{i}]") for i, c in enumerate(raw_channels))
+    seen: dict[int, int] = {}
+    for i, ch in enumerate(channels):
+        if ch.id in seen:
+            raise ConfigError(f"channels[{i}].id: {ch.id} is already used by channels[{seen[ch.id]}]")
+        seen[ch.id] = i
+    return Config(channels=channels, appliance=appliance, path=path)
+
+
+def parse_heat_map(doc: Any, where: str = "heat_map") -> HeatMapConfig:
+    """The heat-map section on its own: the menu validates edits with this."""
+    m = _Mapping(doc, where, {"enabled", "regions", "grid_columns", "grid_rows", "schedule", *PARAMETER_KEYS})
+    regions = m.get("regions", [])
+    if not isinstance(regions, list):
+        raise ConfigError(f"{m.key('regions')}: must be a list of polygons")
+    if len(regions) > MAX_AREAS:
+        raise ConfigError(f"{m.key('regions')}: {len(regions)} areas, at most {MAX_AREAS} are allowed")
+    grid_rows = m.get("grid_rows", None)
+    return HeatMapConfig(
+        enabled=m.boolean("enabled", False),
+        regions=tuple(_polygon(r, f"{m.key('regions')}[{i}]") for i, r in enumerate(regions)),
+        **{k: m.integer(k, 50, 0, 100) for k in PARAMETER_KEYS},
+        grid_columns=m.integer("grid_columns", 64, 4, 256),
+        grid_rows=None if grid_rows is None else m.integer("grid_rows", None, 2, 256),
+        schedule=_schedule(m.get("schedule", []), m.key("schedule")),
+    )
+
+
+def _channel(doc: Any, where: str) -> ChannelConfig:
+    m = _Mapping(doc, where, {"id", "name", "source", "loop", "analysis_width", "heat_map"})
+    ch_id = m.integer("id", None, 1, 256)
+    source = m.string("source", None)
+    if not source.strip():
+        raise ConfigError(f"{m.key('source')}: must name a file or a URL")
+    width = m.get("analysis_width", None)
+    return ChannelConfig(
+        id=ch_id,
+        name=m.string("name", f"Camera {ch_id:02d}"),
+        source=source,
+        loop=m.boolean("loop", False),
+        analysis_width=None if width is None else m.integer("analysis_width", None, 64, 3840),
+        heat_map=parse_heat_map(m.get("heat_map", {}), m.key("heat_map")),
+    )
+
+
+def _appliance(doc: Any, where: str) -> ApplianceConfig:
+    m = _Mapping(doc, where, {f.name for f in dataclasses.fields(ApplianceConfig)})
+    c = _Mapping(m.get("console", {}), m.key("console"), {"idle_logout", "color", "tcp_port"})
+    port = c.get("tcp_port", None)
+    export = m.get("export_device", None)
+    if export is not None and (not isinstance(export, str) or not export.strip()):
+        raise ConfigError(f"{m.key('export_device')}: must be a directory path")
+    return ApplianceConfig(
+        name=m.string("name", "NVR"),
+        export_device=export,
+        status_interval=m.number("status_interval", 10.0, 0.5, 3600.0),
+        checkpoint_interval=m.number("checkpoint_interval", 60.0, 1.0, 60.0),
+        video_timeout=m.number("video_timeout", 5.0, 0.5, 300.0),
+        analytics_share=m.number("analytics_share", 0.5, 0.05, 1.0),
+        console=ConsoleConfig(
+            idle_logout=c.number("idle_logout", 300.0, 10.0, 86400.0),
+            color=c.boolean("color", True),
+            tcp_port=None if port is None else c.integer("tcp_port", None, 1024, 65535),
+        ),
+    )
+
+
+def _polygon(doc: Any, where: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(doc, list):
+        raise ConfigError(f"{where}: must be a list of [x, y] points")
+    points = []
+    for i, p in enumerate(doc):
+        if (
+            not isinstance(p, list | tuple)
+            or len(p) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+        ):
+            raise ConfigError(f"{where}[{i}]: {p!r} is not an [x, y] point of numbers")
+        points.append((float(p[0]), float(p[1])))
+    problem = polygon_problem(points)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+    return tuple(points)
+
+
+_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def _schedule(doc: Any, where: str) -> tuple[ArmWindow, ...]:
+    if not isinstance(doc, list):
+        raise ConfigError(f"{where}: must be a list of {{days, time}} windows")
+    windows = []
+    for i, w in enumerate(doc):
+        m = _Mapping(w, f"{where}[{i}]", {"days", "time"})
+        days = m.get("days", list(WEEKDAYS))
+        if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
+            raise ConfigError(f"{m.key('days')}: {days!r} must be a list of {', '.join(WEEKDAYS)}")
+        span = m.string("time", None)
+        hit = _WINDOW.match(span.strip())
+        if not hit:
+            raise ConfigError(f"{m.key('time')}: {span!r} must look like 08:30-21:00")
+        h0, m0, h1, m1 = map(int, hit.groups())
+        start, end = h0 * 60 + m0, h1 * 60 + m1
+        if m0 > 59 or m1 > 59 or start >= 1440 or end > 1440 or end <= start:
+            raise ConfigError(f"{m.key('time')}: {span!r} is not a window within one day (00:00-24:00)")
+        windows.append(ArmWindow(tuple(WEEKDAYS.index(d) for d in days), start, end))
+    return tuple(windows)
+
+
+class _Mapping:
+    """One YAML mapping being validated: unknown keys and wrong types name their path."""
+
+    def __init__(self, doc: Any, where: str, allowed: set[str]):
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{where or 'the file'}: must be a mapping of keys, got {type(doc).__name__}")
+        self.doc, self.where = doc, where
+        for k in doc:
+            if k not in allowed:
+                raise ConfigError(
+                    f"{self.key(str(k))}: unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
+
+    def key(self, k: str) -> str:
+        return f"{self.where}.{k}" if self.where else k
+
+    def get(self, k: str, default: Any) -> Any:
+        return self.doc.get(k, default)
+
+    def require(self, k: str) -> Any:
+        if k not in self.doc:
+            raise ConfigError(f"{self.key(k)}: missing (it is required)")
+        return self.doc[k]
+
+    def _value(self, k: str, default: Any) -> Any:
+        return self.require(k) if default is None else self.doc.get(k, default)
+
+    def integer(self, k: str, default: int | None, lo: int, hi: int) -> int:
+        v = self._value(k, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"{self.key(k)}: {v!r} is not a whole number ({lo}..{hi})")
+        if not lo <= v <= hi:
+            raise ConfigError(f"{self.key(k)}: {v} is out of range {lo}..{hi}")
+        return v
+
+    def number(self, k: str, default: float | None, lo: float, hi: float) -> float:
+        v = self._value(k, default)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ConfigError(f"{self.key(k)}: {v!r} is not a number ({lo:g}..{hi:g})")
+        if not lo <= v <= hi:
+            raise ConfigError(f"{self.key(k)}: {v:g} is out of range {lo:g}..{hi:g}")
+        return float(v)
+
+    def boolean(self, k: str, default: bool) -> bool:
+        v = self.doc.get(k, default)
+        if not isinstance(v, bool):
+            raise ConfigError(f"{self.key(k)}: {v!r} must be true or false")
+        return v
+
+    def string(self, k: str, default: str | None) -> str:
+        v = self._value(k, default)
+        if not isinstance(v, str):
+            raise ConfigError(f"{self.key(k)}: {v!r} must be text")
+        return v
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def config_to_doc(config: Config) -> dict[str, Any]:
+    """The YAML document for `config`, keys in the documented order."""
+
+    def heat_map(h: HeatMapConfig) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "enabled": h.enabled,
+            "regions": [[[x, y] for x, y in r] for r in h.regions],
+            **{k: getattr(h, k) for k in PARAMETER_KEYS},
+            "grid_columns": h.grid_columns,
+        }
+        if h.grid_rows is not None:
+            doc["grid_rows"] = h.grid_rows
+        if h.schedule:
+            doc["schedule"] = [
+                {
+                    "days": [WEEKDAYS[d] for d in w.days],
+                    "time": f"{w.start_minute // 60:02d}:{w.start_minute % 60:02d}-"
+                    f"{w.end_minute // 60:02d}:{w.end_minute % 60:02d}",
+                }
+                for w in h.schedule
+            ]
+        return doc
+
+    def channel(c: ChannelConfig) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": c.id, "name": c.name, "source": c.source, "loop": c.loop}
+        if c.analysis_width is not None:
+            doc["analysis_width"] = c.analysis_width
+        doc["heat_map"] = heat_map(c.heat_map)
+        return doc
+
+    a = config.appliance
+    appliance = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.name != "console"}
+    appliance["console"] = dataclasses.asdict(a.console)
+    return {"appliance": appliance, "channels": [channel(c) for c in config.channels]}
+
+
+def save_config(config: Config, path: str | os.PathLike) -> None:
+    """Write atomically; the previous file is kept as ``<name>.bak``."""
+    path = Path(path)
+    text = yaml.safe_dump(config_to_doc(config), sort_keys=False, default_flow_style=None)
+    # Round-trip before touching the disk: never persist what we could not load back.
+    parse_config(yaml.safe_load(text), path)
+    if path.exists():
+        _write_atomic(path.with_name(path.name + ".bak"), path.read_bytes())
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself must survive a power cut
+    finally:
+        os.close(dir_fd)
