@@ -1,0 +1,318 @@
+"""The capture card of one channel: PyAV decoding to timestamped luma frames.
+
+A source is a local file, a looped recording (replayed forever with
+continuous timestamps) or any URL FFmpeg opens (rtsp://, tcp://, http://,
+udp://, ...). Frames leave as the decoder's own Y plane (no colour
+conversion), downscaled by an integer factor to the analysis size when the
+channel asks for it. Every failure is one `hal.errors.CaptureError` subclass.
+
+Pacing:
+  "max"       a frame per `read()`, as fast as the consumer asks.
+  "realtime"  a recording plays like a live camera into a capture card with
+              a one-frame buffer: `read()` waits until the frame is due,
+              and when the consumer is late, every frame whose successor is
+              already due is decoded and dropped (counted in `drops`).
+Live URLs are paced by the camera itself: `read()` never sleeps for them.
+"""
+from __future__ import annotations
+
+import time
+
+import av
+import numpy as np
+
+from hal.downscale import AreaDownscaler
+from hal.errors import (CaptureError, SourceEnded, SourceOpenError, SourceStalled,
+                        StreamDecodeError)
+from hal.frame import Frame, StreamInfo
+
+PACINGS = ("max", "realtime")
+DEFAULT_FPS = 25.0
+
+# Pixel formats whose plane 0 is 8-bit luma at full resolution: the Y plane
+# can be handed out as is.
+_LUMA8 = frozenset({
+    "gray", "yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
+    "yuv440p", "yuvj440p", "yuv411p", "yuv410p", "yuva420p", "yuva422p", "yuva444p",
+    "nv12", "nv21", "nv16", "nv24",
+})
+
+# The H.264 decoder conceals most damage itself; a packet it rejects
+# outright is skipped, and only a run of this many rejected packets in a
+# row counts as a broken stream.
+_MAX_BAD_PACKETS = 25
+
+
+def is_live(source: str) -> bool:
+    """True for network URLs (anything with a scheme other than file:)."""
+    return "://" in source and not source.startswith("file:")
+
+
+def luma_view(frame: av.VideoFrame) -> np.ndarray:
+    """Zero-copy view of a decoded frame's Y plane.
+
+    Returns uint8 (height, width). Row stride is the decoder's line size
+    (`frame.planes[0].line_size` >= width, padded for SIMD), so the array is
+    not C-contiguous. The view borrows the decoder's buffer: it is valid only
+    while `frame` is alive and unmodified; copy it to keep it longer.
+    `frame.format` must have 8-bit luma in plane 0 (see `_LUMA8`).
+    """
+    plane = frame.planes[0]
+    h, w = frame.height, frame.width
+    line = plane.line_size
+    if line < 0:
+        # Bottom-up frame: PyAV exposes the buffer from its lowest address,
+        # i.e. from the last image row.
+        return np.frombuffer(plane, np.uint8).reshape(h, -line)[::-1, :w]
+    return np.frombuffer(plane, np.uint8).reshape(h, line)[:, :w]
+
+
+class PyAVCapture:
+    """One channel's capture over PyAV. Not thread-safe: one reader thread.
+
+    source:          path or URL.
+    loop:            replay a recording forever (files only).
+    analysis_width:  sub-stream width; None analyses at full size
+                     (see `hal.downscale` for the integer-factor rule).
+    pacing:          "max" or "realtime" (see module docstring).
+    clock_start:     POSIX time of pts 0: `Frame.wall = clock_start + pts`.
+    open_timeout, read_timeout:
+                     seconds without data before a network source counts
+                     as stalled (`SourceStalled`). Files have no timeout.
+    decoder_threads: 0 = FFmpeg decides (frame + slice threads, one per
+                     core); n = at most n threads. Frame threading adds
+                     n-1 frames of latency and a frame buffer per thread;
+                     with many channels, parallelism across channels
+                     (one decoding thread each, GIL released while
+                     decoding) scales better, so the firmware passes 1.
+    """
+
+    def __init__(self, source: str, *, loop: bool = False, analysis_width: int | None = None,
+                 pacing: str = "max", clock_start: float = 0.0, open_timeout: float = 5.0,
+                 read_timeout: float = 5.0, decoder_threads: int = 0):
+        if pacing not in PACINGS:
+            raise ValueError(f"pacing must be one of {PACINGS} (got {pacing!r})")
+        if loop and is_live(source):
+            raise ValueError(f"loop applies to recordings, not to the live URL {source!r}; set loop: false")
+        if decoder_threads < 0:
+            raise ValueError(f"decoder_threads must be >= 0 (got {decoder_threads}); 0 means automatic")
+        if analysis_width is not None and analysis_width < 1:
+            raise ValueError(f"analysis_width must be >= 1 (got {analysis_width}); omit it for full size")
+        self.source = source
+        self.loop = loop
+        self.analysis_width = analysis_width
+        self.pacing = pacing
+        self.clock_start = clock_start
+        self.open_timeout = open_timeout
+        self.read_timeout = read_timeout
+        self.decoder_threads = decoder_threads
+        self.live = is_live(source)
+        self.info: StreamInfo | None = None
+        self._drops = 0
+        self._index = 0
+        self._container = None
+
+    @property
+    def realtime(self) -> bool:
+        """True when stream time runs with the wall clock (paced file or live URL)."""
+        return self.live or self.pacing == "realtime"
+
+    @property
+    def drops(self) -> int:
+        """Frames decoded but never delivered because the consumer was late."""
+        return self._drops
+
+    # -- open / close ---------------------------------------------------
+
+    def open(self) -> StreamInfo:
+        """Open the source and report what it is. Raises SourceOpenError or SourceStalled."""
+        self.close()
+        src = self.source
+        try:
+            # Files get no interrupt callback: PyAV's callback takes the GIL
+            # on every I/O call, which would serialise parallel channels.
+            timeout = (self.open_timeout, self.read_timeout) if self.live else None
+            options = {"rtsp_transport": "tcp"} if src.startswith("rtsp") else {}
+            container = av.open(src, mode="r", timeout=timeout, options=options)
+        except av.error.ExitError:
+            raise SourceStalled(f"{src}: no data within {self.open_timeout:g} s of connecting; "
+                                "check the camera is streaming") from None
+        except FileNotFoundError:
+            raise SourceOpenError(f"{src}: no such file; check the channel's source path") from None
+        except ConnectionRefusedError:
+            raise SourceOpenError(f"{src}: connection refused; check the camera address and port") from None
+        except Exception as exc:  # any FFmpeg/OS failure to open is one kind of loss
+            raise SourceOpenError(f"{src}: cannot open ({_one_line(exc)}); check the source") from None
+        try:
+            self.info = self._setup(container)
+        except BaseException:
+            container.close()
+            raise
+        self._container = container
+        return self.info
+
+    def _setup(self, container) -> StreamInfo:
+        if not container.streams.video:
+            raise SourceOpenError(f"{self.source}: no video stream; check the source is a video")
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        if self.decoder_threads != 1:
+            cc.thread_type = "AUTO"
+            cc.thread_count = self.decoder_threads
+        else:
+            cc.thread_count = 1
+        width, height = cc.width, cc.height
+        if width <= 0 or height <= 0:
+            raise SourceOpenError(f"{self.source}: video stream has no frame size; check the source")
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate and 1.0 <= float(rate) <= 1000.0 else DEFAULT_FPS
+        self._stream = stream
+        self._scaler = AreaDownscaler(width, height, self.analysis_width)
+        self._interval = 1.0 / fps
+        self._raw = self._raw_frames(container, stream)
+        self._first_t: float | None = None   # stream time of the first frame, source seconds
+        self._offset = 0.0                    # added to source time: loops and discontinuities
+        self._last_pts: float | None = None   # last decoded pts (output seconds)
+        self._pending: tuple | None = None    # realtime lookahead: (av frame, pts)
+        self._pending_error: CaptureError | None = None
+        self._t0: float | None = None         # monotonic time of pts 0 (realtime)
+        self._held = None                     # the av frame whose plane is handed out
+        return StreamInfo(source=self.source, codec=cc.name, width=width, height=height, fps=fps,
+                          analysis_width=self._scaler.width, analysis_height=self._scaler.height)
+
+    def close(self) -> None:
+        """Release the decoder and the source. Safe to call twice."""
+        if self._container is not None:
+            self._raw.close()
+            self._held = self._pending = None
+            try:
+                self._container.close()
+            except Exception:  # closing a broken stream must not mask why it broke
+                pass
+            self._container = None
+
+    def __enter__(self) -> "PyAVCapture":
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------
+
+    def read(self) -> Frame:
+        """The next frame. Raises SourceEnded, SourceStalled or StreamDecodeError.
+
+        `Frame.luma` is valid until the next `read()` or `close()`.
+        """
+        if self._container is None:
+            raise RuntimeError("PyAVCapture.read() before open(); call open() first")
+        if self._pending is not None:
+            avf, pts = self._pending
+            self._pending = None
+        else:
+            avf, pts = self._decode()
+        if self.pacing == "realtime" and not self.live:
+            avf, pts = self._pace(avf, pts)
+        luma = self._luma(avf)
+        self._index += 1
+        return Frame(luma=luma, pts=pts, wall=self.clock_start + pts, index=self._index - 1)
+
+    def _pace(self, avf, pts):
+        """One-frame buffer: drop the current frame while the next one is already due."""
+        now = time.monotonic()
+        if self._t0 is None:
+            self._t0 = now - pts
+        while self._pending_error is None:
+            try:
+                nxt = self._decode()
+            except CaptureError as exc:
+                self._pending_error = exc  # deliver what we hold first, fail on the next read
+                break
+            if self._t0 + nxt[1] <= time.monotonic():
+                self._drops += 1
+                avf, pts = nxt
+            else:
+                self._pending = nxt
+                break
+        delay = self._t0 + pts - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        return avf, pts
+
+    def _luma(self, avf) -> np.ndarray:
+        info = self.info
+        if avf.width != info.width or avf.height != info.height:
+            raise StreamDecodeError(f"{self.source}: frame size changed from {info.width}x{info.height} "
+                                    f"to {avf.width}x{avf.height}; the channel will reopen")
+        if avf.format.name not in _LUMA8:
+            # Only RGB or >8-bit sources land here: the one case where we pay
+            # for a conversion, to get an 8-bit Y plane.
+            avf = avf.reformat(format="yuv420p")
+        self._held = avf
+        return self._scaler(luma_view(avf))
+
+    def _decode(self):
+        """Next decoded av frame and its continuous pts, with failures mapped."""
+        if self._pending_error is not None:
+            raise self._pending_error
+        try:
+            avf = next(self._raw)
+        except StopIteration:
+            raise SourceEnded(f"{self.source}: end of recording") from None
+        except CaptureError:
+            raise
+        except av.error.ExitError:
+            raise SourceStalled(f"{self.source}: no data for {self.read_timeout:g} s; "
+                                "check the camera and network") from None
+        except Exception as exc:  # FFmpeg, OS or PyAV error: the stream is broken
+            raise StreamDecodeError(f"{self.source}: stream broken ({_one_line(exc)})") from None
+        return avf, self._timestamp(avf)
+
+    def _timestamp(self, avf) -> float:
+        t = avf.time
+        last = self._last_pts
+        if t is None:
+            pts = 0.0 if last is None else last + self._interval
+        else:
+            if self._first_t is None:
+                self._first_t = t
+            pts = t - self._first_t + self._offset
+            if last is not None and pts <= last:
+                # Timestamp discontinuity (wrap, camera restart, bad muxer):
+                # rebase so the channel clock keeps running forward.
+                self._offset += last + self._interval - pts
+                pts = last + self._interval
+        self._last_pts = pts
+        return pts
+
+    def _raw_frames(self, container, stream):
+        """Decoded av frames; a looped source restarts from 0 at its end."""
+        bad = 0
+        while True:
+            got = False
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.ExitError:
+                    raise
+                except av.error.FFmpegError as exc:
+                    bad += 1
+                    if bad >= _MAX_BAD_PACKETS:
+                        raise StreamDecodeError(f"{self.source}: {bad} undecodable packets in a row "
+                                                f"({_one_line(exc)})") from None
+                    continue
+                for avf in decoded:
+                    bad = 0
+                    got = True
+                    yield avf
+            if not self.loop or not got:
+                return
+            # Continue the clock one frame interval after the last frame.
+            self._offset = self._last_pts + self._interval
+            container.seek(0)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
