@@ -1,0 +1,160 @@
+"""Dev script: score foreground models on the shared evaluation sequences.
+
+Prints the CDnet F-measure of `vca.background.BackgroundModel` at default
+parameters next to two OpenCV baselines measured the same way, and the
+per-frame cost of each at 640x360. Evaluation data stays in
+../shared/data/sequences; nothing here is shipped.
+
+    .venv/bin/python tools/score_foreground.py [--no-opencv] [--no-speed]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vca.background import BackgroundModel  # noqa: E402
+from vca.params import HeatMapParams  # noqa: E402
+
+SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
+SKIP = 30  # CDnet convention: the first frames are the model's warm-up
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Decoded luma frames (N,H,W) uint8, masks (N,H,W) uint8, fps."""
+    d = SEQUENCES / name
+    meta = yaml.safe_load((d / "meta.yaml").read_text())
+    frames = []
+    with av.open(str(d / "input.mp4")) as c:
+        for f in c.decode(video=0):
+            p = f.planes[0]
+            y = np.frombuffer(p, np.uint8).reshape(f.height, p.line_size)[:, : f.width]
+            frames.append(y.copy())  # the plane is recycled by the decoder
+    masks = np.load(d / "groundtruth.npz")["masks"]
+    return np.stack(frames), masks, float(meta["fps"])
+
+
+def f_measure(fgs, masks) -> float:
+    tp = fp = fn = 0
+    for fg, m in zip(fgs[SKIP:], masks[SKIP:]):
+        care = m != 170
+        gt = m == 255
+        pr = fg.astype(bool) & care
+        tp += int(np.count_nonzero(pr & gt))
+        fp += int(np.count_nonzero(pr & ~gt))
+        fn += int(np.count_nonzero(~pr & gt & care))
+    p = tp / max(tp + fp, 1)
+    r = tp / max(tp + fn, 1)
+    return 2 * p * r / max(p + r, 1e-12)
+
+
+def run_model(frames, fps, params=HeatMapParams()):
+    n, h, w = frames.shape
+    m = BackgroundModel(h, w)
+    m.set_params(params)
+    area = np.ones((h, w), np.uint8)
+    fg = np.zeros((h, w), np.uint8)
+    out = np.empty_like(frames)
+    for i in range(n):
+        m.apply(frames[i], i / fps, area, fg)
+        out[i] = fg
+    return out
+
+
+def run_cv_running_average(frames, alpha=0.01, thr=25):
+    import cv2
+    k = np.ones((3, 3), np.uint8)
+    acc = frames[0].astype(np.float32)
+    out = np.empty_like(frames)
+    for i, y in enumerate(frames):
+        diff = cv2.absdiff(y, cv2.convertScaleAbs(acc))
+        _, fg = cv2.threshold(diff, thr, 1, cv2.THRESH_BINARY)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, k)
+        cv2.accumulateWeighted(y, acc, alpha, mask=(1 - fg))
+        out[i] = fg
+    return out
+
+
+def run_cv_mog2(frames):
+    import cv2
+    k = np.ones((3, 3), np.uint8)
+    mog = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=16, detectShadows=False)
+    out = np.empty_like(frames)
+    for i, y in enumerate(frames):
+        fg = mog.apply(y)
+        out[i] = cv2.morphologyEx((fg > 0).astype(np.uint8), cv2.MORPH_OPEN, k)
+    return out
+
+
+def speed(frames, fps, n=300):
+    """Median microseconds per frame at 640x360 (sequence upscaled)."""
+    import cv2
+    big = np.stack([cv2.resize(f, (640, 360)) for f in frames[:n]])
+    res = {}
+    m = BackgroundModel(360, 640)
+    area = np.ones((360, 640), np.uint8)
+    fg = np.zeros((360, 640), np.uint8)
+    ts = []
+    for i, y in enumerate(big):
+        t0 = time.perf_counter_ns()
+        m.apply(y, i / fps, area, fg)
+        ts.append(time.perf_counter_ns() - t0)
+    res["ours apply"] = np.median(ts[30:]) / 1e3
+    k = np.ones((3, 3), np.uint8)
+    acc = big[0].astype(np.float32)
+    ts = []
+    for y in big:
+        t0 = time.perf_counter_ns()
+        diff = cv2.absdiff(y, cv2.convertScaleAbs(acc))
+        _, f = cv2.threshold(diff, 25, 1, cv2.THRESH_BINARY)
+        f = cv2.morphologyEx(f, cv2.MORPH_OPEN, k)
+        cv2.accumulateWeighted(y, acc, 0.01, mask=(1 - f))
+        cv2.connectedComponentsWithStats(f, connectivity=8)
+        ts.append(time.perf_counter_ns() - t0)
+    res["cv running avg + open + ccl"] = np.median(ts[30:]) / 1e3
+    mog = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=16, detectShadows=False)
+    ts = []
+    for y in big:
+        t0 = time.perf_counter_ns()
+        f = mog.apply(y)
+        f = cv2.morphologyEx((f > 0).astype(np.uint8), cv2.MORPH_OPEN, k)
+        cv2.connectedComponentsWithStats(f, connectivity=8)
+        ts.append(time.perf_counter_ns() - t0)
+    res["cv MOG2 + open + ccl"] = np.median(ts[30:]) / 1e3
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-opencv", action="store_true")
+    ap.add_argument("--no-speed", action="store_true")
+    a = ap.parse_args()
+    if not SEQUENCES.is_dir():
+        sys.exit(f"no evaluation data at {SEQUENCES}: mount ../shared/data/sequences")
+    if not a.no_opencv:
+        import cv2
+        cv2.setNumThreads(1)
+    last = None
+    for d in sorted(SEQUENCES.iterdir()):
+        frames, masks, fps = load(d.name)
+        row = f"{d.name:15s} ours F={f_measure(run_model(frames, fps), masks):.3f}"
+        if not a.no_opencv:
+            row += f"  cv-running-avg F={f_measure(run_cv_running_average(frames), masks):.3f}"
+            row += f"  cv-MOG2 F={f_measure(run_cv_mog2(frames), masks):.3f}"
+        print(row, flush=True)
+        last = (frames, fps)
+    if not a.no_speed and not a.no_opencv:
+        for k, v in speed(*last).items():
+            print(f"{k:30s} {v:8.1f} us/frame (640x360, median)")
+
+
+if __name__ == "__main__":
+    main()

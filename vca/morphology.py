@@ -1,0 +1,293 @@
+"""3x3 morphological clean-up of a 0/1 foreground mask, on bit-packed rows.
+
+A mask row of W pixels is packed into ceil(W/64) uint64 words, pixel c of
+the row at bit (c % 64) of word (c // 64). A 3x3 erosion or dilation is then
+a handful of shifts and ANDs/ORs per 64 pixels, which is why the whole
+open-then-close costs a few microseconds at 640x360 instead of tens.
+
+Borders follow OpenCV's default (`cv2.erode`/`cv2.dilate`): outside the
+image counts as foreground for an erosion and as background for a dilation,
+so a target touching the frame edge is not eaten by the opening.
+
+Packed layout (W = 70, two words per row)::
+
+    word 0: bits 0..63 = pixels 0..63
+    word 1: bits 0..5  = pixels 64..69, bits 6..63 = padding (kept 0)
+
+Public helpers work on uint8 (H, W) masks and allocate; the `_kernels`
+write into arrays they are given and allocate nothing.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def words_per_row(width: int) -> int:
+    """Number of uint64 words that hold one packed row of `width` pixels."""
+    return (width + 63) // 64
+
+
+def last_word_mask(width: int) -> np.uint64:
+    """Bits of the last word of a row that are real pixels (not padding)."""
+    r = width % 64
+    return _ALL if r == 0 else np.uint64((1 << r) - 1)
+
+
+# Eight 0/1 bytes read as one little-endian uint64 (byte b at bit 8b),
+# times this constant, carry byte b's bit to bit 56+b with no collisions:
+# the top byte is then the eight pixels packed LSB-first.
+_GATHER = np.uint64(0x0102040810204080)
+
+# _SPREAD[v] has byte b equal to bit b of v: unpacking 8 pixels is one load.
+_SPREAD = np.array([sum(((v >> b) & 1) << (8 * b) for b in range(8)) for v in range(256)],
+                   dtype=np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _pack_row(row64, out_row):
+    """Pack one padded 0/1 row.
+
+    row64:   uint64 (NW*8,) view of a uint8 (NW*64,) row of 0/1 bytes
+             (padding bytes 0).
+    out_row: uint64 (NW,) receives the packed bits.
+    """
+    s56 = np.uint64(56)
+    for k in range(out_row.shape[0]):
+        acc = np.uint64(0)
+        for b in range(8):
+            acc |= ((row64[k * 8 + b] * _GATHER) >> s56) << np.uint64(8 * b)
+        out_row[k] = acc
+
+
+@njit(cache=True, nogil=True)
+def _pack(mask, out):
+    """Pack a 0/1 mask into row bits (slow general path, any strides).
+
+    mask: uint8 (H, W), values 0 or 1.
+    out:  uint64 (H, ceil(W/64)); padding bits are written 0.
+    """
+    h, w = mask.shape
+    nw = out.shape[1]
+    for i in range(h):
+        for k in range(nw):
+            c0 = k * 64
+            c1 = min(c0 + 64, w)
+            acc = np.uint64(0)
+            for c in range(c0, c1):
+                acc |= np.uint64(mask[i, c] & 1) << np.uint64(c - c0)
+            out[i, k] = acc
+
+
+@njit(cache=True, nogil=True)
+def _unpack_word(wd, out, i, c0, w):
+    c1 = min(c0 + 64, w)
+    for c in range(c0, c1):
+        out[i, c] = np.uint8((wd >> np.uint64(c - c0)) & np.uint64(1))
+
+
+@njit(cache=True, nogil=True)
+def _unpack_word64(wd, out64, i, k, w8):
+    """Unpack one word as 8 table loads into a uint64 view of the mask row."""
+    j0 = k * 8
+    j1 = min(j0 + 8, w8)
+    for j in range(j0, j1):
+        out64[i, j] = _SPREAD[(wd >> np.uint64(8 * (j - j0))) & np.uint64(0xFF)]
+
+
+@njit(cache=True, nogil=True)
+def _unpack(bits, out, out64, only_changed, before):
+    """Write row bits back as a 0/1 uint8 mask.
+
+    bits:   uint64 (H, NW).
+    out:    uint8 (H, W), any strides.
+    out64:  uint64 (H, W//8) view of `out` when its rows are contiguous and
+            W % 8 == 0 (fast path: 8 pixels per store), else shape (0, 0).
+    only_changed: skip words that are 0 in `bits` and in `before`; valid
+            only when `out` still holds the unpacked `before`. Most of a
+            frame is background, so this touches only words near targets.
+    before: uint64 (H, NW) (ignored unless only_changed).
+    """
+    h, w = out.shape
+    nw = bits.shape[1]
+    fast = out64.shape[0] == h
+    w8 = w // 8
+    for i in range(h):
+        for k in range(nw):
+            wd = bits[i, k]
+            if only_changed and wd == 0 and before[i, k] == 0:
+                continue
+            if fast:
+                _unpack_word64(wd, out64, i, k, w8)
+            else:
+                _unpack_word(wd, out, i, k * 64, w)
+
+
+def view64(mask: np.ndarray) -> np.ndarray:
+    """uint64 (H, W//8) alias of a C-contiguous uint8 mask for `_unpack`'s
+    fast path; shape (0, 0) when the mask cannot be aliased that way."""
+    h, w = mask.shape
+    if w % 8 == 0 and mask.flags.c_contiguous and mask.ctypes.data % 8 == 0:
+        return mask.view(np.uint64)
+    return np.zeros((0, 0), np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _hpass(src, dst, last_valid, erode):
+    """Horizontal 1x3 erosion (AND) or dilation (OR) of packed rows.
+
+    src, dst: uint64 (H, NW), distinct arrays. last_valid: padding mask of
+    the last word. Outside pixels count as 1 for erosion, 0 for dilation.
+    """
+    h, nw = src.shape
+    pad = ~last_valid
+    one = np.uint64(1)
+    top = np.uint64(63)
+    for i in range(h):
+        for k in range(nw):
+            w = src[i, k]
+            if erode:
+                if k == nw - 1:
+                    w |= pad  # padding behaves like outside: foreground
+                prev = src[i, k - 1] if k > 0 else _ALL
+                nxt = src[i, k + 1] if k + 1 < nw else _ALL
+                if k + 1 == nw - 1:
+                    nxt |= pad
+                left = (w << one) | (prev >> top)    # pixel c-1 at bit c
+                right = (w >> one) | (nxt << top)    # pixel c+1 at bit c
+                r = w & left & right
+            else:
+                prev = src[i, k - 1] if k > 0 else np.uint64(0)
+                nxt = src[i, k + 1] if k + 1 < nw else np.uint64(0)
+                left = (w << one) | (prev >> top)
+                right = (w >> one) | (nxt << top)
+                r = w | left | right
+            if k == nw - 1:
+                r &= last_valid
+            dst[i, k] = r
+
+
+@njit(cache=True, nogil=True)
+def _vpass(src, dst, erode):
+    """Vertical 3x1 erosion (AND) or dilation (OR) of packed rows.
+
+    src, dst: uint64 (H, NW), distinct arrays. Rows outside count as all 1
+    for erosion, all 0 for dilation. Padding stays 0 because it is 0 in src.
+    """
+    h, nw = src.shape
+    for i in range(h):
+        for k in range(nw):
+            c = src[i, k]
+            if erode:
+                up = src[i - 1, k] if i > 0 else _ALL
+                dn = src[i + 1, k] if i + 1 < h else _ALL
+                dst[i, k] = c & up & dn
+            else:
+                up = src[i - 1, k] if i > 0 else np.uint64(0)
+                dn = src[i + 1, k] if i + 1 < h else np.uint64(0)
+                dst[i, k] = c | up | dn
+
+
+@njit(cache=True, nogil=True)
+def _erode3(src, dst, tmp, last_valid):
+    """3x3 erosion of packed rows src -> dst (tmp: scratch of the same shape)."""
+    _hpass(src, tmp, last_valid, True)
+    _vpass(tmp, dst, True)
+
+
+@njit(cache=True, nogil=True)
+def _dilate3(src, dst, tmp, last_valid):
+    """3x3 dilation of packed rows src -> dst (tmp: scratch of the same shape)."""
+    _hpass(src, tmp, last_valid, False)
+    _vpass(tmp, dst, False)
+
+
+@njit(cache=True, nogil=True)
+def _open_close(bits, out, tmp, tmp2, last_valid):
+    """3x3 opening then 3x3 closing of packed rows `bits` into `out`.
+
+    The opening removes specks smaller than 3x3 (sensor noise, compression
+    blocks); the closing then fills 1-pixel cracks inside a person where
+    clothing matches the background. bits, out, tmp, tmp2: uint64 (H, NW),
+    all distinct; `bits` is left unchanged.
+    """
+    _erode3(bits, tmp2, tmp, last_valid)
+    _dilate3(tmp2, out, tmp, last_valid)
+    _dilate3(out, tmp2, tmp, last_valid)
+    _erode3(tmp2, out, tmp, last_valid)
+
+
+class Cleaner:
+    """Preallocated open-then-close of (H, W) masks, reusing its buffers."""
+
+    def __init__(self, height: int, width: int):
+        if height < 1 or width < 1:
+            raise ValueError(f"mask size {height}x{width} is empty: give at least 1x1")
+        self.height, self.width = height, width
+        nw = words_per_row(width)
+        self.last_valid = last_word_mask(width)
+        self.bits = np.zeros((height, nw), np.uint64)
+        self.out = np.zeros((height, nw), np.uint64)
+        self._tmp = np.zeros((height, nw), np.uint64)
+        self._tmp2 = np.zeros((height, nw), np.uint64)
+
+    def clean_bits(self, bits: np.ndarray, out: np.ndarray) -> None:
+        """Open-then-close packed `bits` into packed `out` (no allocation)."""
+        _open_close(bits, out, self._tmp, self._tmp2, self.last_valid)
+
+    def clean(self, mask: np.ndarray, out: np.ndarray) -> None:
+        """Open-then-close a uint8 0/1 (H, W) mask into uint8 (H, W) `out`."""
+        _check_mask(mask, self.height, self.width, "mask")
+        _check_mask(out, self.height, self.width, "out")
+        _pack(mask, self.bits)
+        _open_close(self.bits, self.out, self._tmp, self._tmp2, self.last_valid)
+        _unpack(self.out, out, view64(out), False, self.out)
+
+
+def _check_mask(a: np.ndarray, h: int, w: int, name: str) -> None:
+    if a.dtype != np.uint8 or a.shape != (h, w):
+        raise ValueError(f"{name} must be uint8 of shape ({h}, {w}), got {a.dtype} {a.shape}: "
+                         "pass a 0/1 uint8 mask at the analysis size")
+
+
+def _apply(mask: np.ndarray, ops: str) -> np.ndarray:
+    mask = np.asarray(mask)
+    h, w = mask.shape
+    c = Cleaner(h, w)
+    _check_mask(mask, h, w, "mask")
+    _pack(mask, c.bits)
+    lv = c.last_valid
+    src, dst = c.bits, c.out
+    for op in ops:
+        (_erode3 if op == "e" else _dilate3)(src, dst, c._tmp, lv)
+        src, dst = dst, c._tmp2 if dst is c.out else c.out
+    res = np.empty((h, w), np.uint8)
+    _unpack(src, res, view64(res), False, src)
+    return res
+
+
+def erode3x3(mask: np.ndarray) -> np.ndarray:
+    """3x3 erosion of a 0/1 uint8 mask (outside counts as foreground)."""
+    return _apply(mask, "e")
+
+
+def dilate3x3(mask: np.ndarray) -> np.ndarray:
+    """3x3 dilation of a 0/1 uint8 mask (outside counts as background)."""
+    return _apply(mask, "d")
+
+
+def open3x3(mask: np.ndarray) -> np.ndarray:
+    """3x3 opening (erode, dilate) of a 0/1 uint8 mask."""
+    return _apply(mask, "ed")
+
+
+def close3x3(mask: np.ndarray) -> np.ndarray:
+    """3x3 closing (dilate, erode) of a 0/1 uint8 mask."""
+    return _apply(mask, "de")
+
+
+def open_close3x3(mask: np.ndarray) -> np.ndarray:
+    """3x3 opening then 3x3 closing: the clean-up `BackgroundModel` applies."""
+    return _apply(mask, "edde")
