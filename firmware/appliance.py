@@ -1,0 +1,345 @@
+"""The appliance: boot, run and shut down, as ordered named steps.
+
+Boot:  state directory -> statistics store -> channels (capture inputs open,
+       each one's source, codec, size and fps printed) -> frame budgets ->
+       console.
+Run:   a status line per channel every status interval, until --duration of
+       appliance time has passed, every channel has ended, or SIGINT/SIGTERM.
+Stop:  the reverse: console -> channels (each drains its running hour) ->
+       statistics store (final checkpoint, closed).
+
+Configuration changes (from the console) are validated, saved atomically and
+handed to the running channel, which applies them from its next frame.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from firmware import clock
+from firmware.budget import frame_budget_us
+from firmware.channel import Channel
+from firmware.config import Config, ConfigError, HeatMapConfig, save_config
+from firmware.geometry import polygon_problem
+from firmware.service import ChannelStatus, ServiceError
+from firmware.stats import MemoryStatistics, StatisticsSink
+from hal.capture import PyAVCapture
+from hal.input import CaptureInput
+
+log = logging.getLogger("firmware.appliance")
+
+BOOT_WAIT = 3.0  # wall seconds boot waits for inputs to open before reporting them
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    state_dir: Path
+    speed: str = "realtime"          # "realtime" or "max"
+    start: float = 0.0               # appliance clock at stream time 0
+    duration: float | None = None    # appliance seconds to run
+    console: str = "none"            # "none", "stdio" or "pty"
+
+
+class Appliance:
+    def __init__(self, config: Config, options: RunOptions, out: TextIO = sys.stdout):
+        self.config = config
+        self.options = options
+        self.out = out
+        self.channels: dict[int, Channel] = {}
+        self.stop_event = threading.Event()
+        self.totals = MemoryStatistics()
+        self.store: StatisticsSink | None = None
+        self._config_lock = threading.Lock()
+        self._console_thread: threading.Thread | None = None
+        self._console_port: Any = None
+        self._started = 0.0
+        self.interrupted = False  # stopped by SIGINT/SIGTERM rather than by --duration
+
+    # ------------------------------------------------------------------ boot
+
+    def boot(self) -> None:
+        self._say(f"{self.config.appliance.name}: booting, {len(self.config.channels)} channel(s), "
+                  f"clock {clock.format_clock(self.options.start)}, speed {self.options.speed}")
+        for step in (self._open_state_dir, self._open_store, self._start_channels,
+                     self._plan_budgets, self._start_console):
+            log.debug("boot: %s", step.__name__.lstrip("_"))
+            step()
+        self._started = time.monotonic()
+        self._say("boot complete")
+
+    def _open_state_dir(self) -> None:
+        d = self.options.state_dir
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe = d / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise ConfigError(f"--state-dir {d}: not writable: {e.strerror}") from None
+        self._say(f"state directory {d}")
+
+    def _open_store(self) -> None:
+        from firmware.store import SqliteStatistics  # the reports issue's store
+
+        self.store = SqliteStatistics(self.options.state_dir)
+        for ch in self.config.channels:
+            self.store.set_channel_name(ch.id, ch.name)
+        self._say(f"statistics store {self.store.path}")
+
+    def _start_channels(self) -> None:
+        stop_at = None if self.options.duration is None else self.options.start + self.options.duration
+        sink = _FanOut([self.totals, self.store])
+        # With more channels than cores, channel threads already fill the
+        # cores; decoder frame threads would only add latency and memory.
+        threads = 1 if len(self.config.channels) >= (os.cpu_count() or 1) else 0
+        for ch in self.config.channels:
+            capture = CaptureInput(ch.id, self._capture_factory(ch, threads),
+                                   stall_timeout=self.config.appliance.video_timeout)
+            self.channels[ch.id] = Channel(
+                ch, capture, sink, budget_us=frame_budget_us([25.0] * len(self.config.channels),
+                                                             self.config.appliance.analytics_share),
+                checkpoint_interval=self.config.appliance.checkpoint_interval, stop_at=stop_at)
+        for c in self.channels.values():
+            c.start()
+        deadline = time.monotonic() + BOOT_WAIT
+        while time.monotonic() < deadline and any(c.capture.info is None and c.capture.state != "video_loss"
+                                                  for c in self.channels.values()):
+            time.sleep(0.05)
+        for c in self.channels.values():
+            info = c.capture.info
+            hm = "heat map on" if c.config.heat_map.enabled else "heat map off"
+            if info is None:
+                self._say(f"channel {c.config.id} {c.config.name!r}: {c.config.source}: "
+                          f"{c.capture.state.upper().replace('_', ' ')} {c.capture.last_error}".rstrip())
+            else:
+                self._say(f"channel {c.config.id} {c.config.name!r}: {info.source}: {info.codec} "
+                          f"{info.width}x{info.height} {info.fps:g} fps, analysis "
+                          f"{info.analysis_width}x{info.analysis_height}, {hm}")
+
+    def _capture_factory(self, ch, decoder_threads: int):
+        source = self.config.resolve_source(ch.source)
+        opts = self.options
+        timeout = self.config.appliance.video_timeout
+
+        def make() -> PyAVCapture:
+            return PyAVCapture(source, loop=ch.loop, analysis_width=ch.analysis_width, pacing=opts.speed,
+                               clock_start=opts.start, open_timeout=timeout, read_timeout=timeout,
+                               decoder_threads=decoder_threads)
+        return make
+
+    def _plan_budgets(self) -> None:
+        fps = [(c.capture.info.fps if c.capture.info else 25.0)
+               for c in self.channels.values() if c.config.heat_map.enabled]
+        budget = frame_budget_us(fps, self.config.appliance.analytics_share)
+        for c in self.channels.values():
+            c.budget.budget_us = budget
+        self._say(f"analysis budget {budget:.0f} us per frame per channel "
+                  f"({os.cpu_count()} cores, {sum(fps):g} analysed frames/s)")
+
+    def _start_console(self) -> None:
+        kind = self.options.console
+        tcp = self.config.appliance.console.tcp_port
+        if kind == "none" and tcp is None:
+            return
+        from hal.console import open_port
+        from menu.session import serve
+
+        ports = []
+        if kind != "none":
+            ports.append(open_port(kind))
+        if tcp is not None:
+            ports.append(open_port("tcp", tcp_port=tcp))
+        for port in ports:
+            self._say(f"console: {port.description}")
+            t = threading.Thread(target=serve, args=(port, self.service(), self.stop_event),
+                                 name=f"console-{port.description}", daemon=True)
+            t.start()
+            self._console_ports = ports
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> int:
+        interval = self.config.appliance.status_interval
+        next_status = time.monotonic() + interval
+        last_frames = {cid: 0 for cid in self.channels}
+        last_t = time.monotonic()
+        while not self.stop_event.wait(0.1):
+            now = time.monotonic()
+            if self._finished(now):
+                break
+            if now >= next_status:
+                for cid, c in self.channels.items():
+                    c.counters.fps = (c.counters.frames - last_frames[cid]) / max(now - last_t, 1e-6)
+                    last_frames[cid] = c.counters.frames
+                last_t = now
+                self._status()
+                next_status = now + interval
+        return 0
+
+    def _finished(self, now: float) -> bool:
+        if self.options.duration is None:
+            return False
+        if self.options.speed == "realtime" and now - self._started >= self.options.duration:
+            return True
+        # At full speed a channel ends when its own clock passes the duration;
+        # a channel in video loss cannot get there and does not hold the run.
+        return all(c.counters.done or c.capture.state == "video_loss" for c in self.channels.values())
+
+    def _status(self) -> None:
+        for s in self.service().channels():
+            self._say(
+                f"ch{s.id:02d} {s.state.upper().replace('_', ' '):<10} {s.fps:6.1f} fps drops {s.drops} "
+                f"cost {s.median_us:.0f}/{s.budget_us:.0f} us p99 {s.p99_us:.0f} overruns {s.overruns} "
+                f"skipped {s.skipped} clock {clock.format_clock(self.channels[s.id].counters.wall or self.options.start)}")
+
+    # ------------------------------------------------------------------ shutdown
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        for port in getattr(self, "_console_ports", []):
+            port.close()
+        for c in self.channels.values():
+            c.stop()
+            c.capture.stop()
+        for c in self.channels.values():
+            c.join(timeout=10.0)
+        if self.store is not None:
+            self.store.close()
+        for cid, c in self.channels.items():
+            t = self.totals.totals.get(cid)
+            if t:
+                self._say(f"channel {cid}: {c.counters.frames} frames, {c.counters.analysed} analysed, "
+                          f"visits {t['visits']}, dwell {t['dwell_seconds']:.1f} s, "
+                          f"scene changes {t['scene_changes']}")
+            else:
+                self._say(f"channel {cid}: {c.counters.frames} frames, nothing analysed")
+        self._say("shutdown complete")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def service(self) -> "LocalService":
+        return LocalService(self)
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame):
+            log.info("%s: shutting down", signal.Signals(signum).name)
+            self.interrupted = True
+            self.stop_event.set()
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+
+class _FanOut:
+    """Hands every statistics record to several sinks (memory totals and the store)."""
+
+    def __init__(self, sinks: list[StatisticsSink | None]):
+        self.sinks = [s for s in sinks if s is not None]
+
+    def record(self, rec) -> None:
+        for s in self.sinks:
+            s.record(rec)
+
+    def save_background(self, channel: int, wall: float, image: np.ndarray) -> None:
+        for s in self.sinks:
+            s.save_background(channel, wall, image)
+
+    def checkpoint(self) -> None:
+        for s in self.sinks:
+            s.checkpoint()
+
+    def close(self) -> None:
+        pass  # the appliance closes the store itself
+
+
+class LocalService:
+    """`firmware.service.ApplianceService` over the running appliance."""
+
+    def __init__(self, appliance: Appliance):
+        self._a = appliance
+
+    def appliance_name(self) -> str:
+        return self._a.config.appliance.name
+
+    def now(self) -> dt.datetime:
+        walls = [c.counters.wall for c in self._a.channels.values() if c.counters.wall]
+        if walls:
+            return clock.from_clock(max(walls))
+        return clock.from_clock(self._a.options.start + (time.monotonic() - self._a._started))
+
+    def channels(self) -> list[ChannelStatus]:
+        out = []
+        for cid, c in self._a.channels.items():
+            info = c.capture.info
+            b = c.budget.stats()
+            out.append(ChannelStatus(
+                id=cid, name=c.config.name, state=c.state, heat_map_enabled=c.config.heat_map.enabled,
+                source=c.config.source, codec=info.codec if info else "", width=info.width if info else 0,
+                height=info.height if info else 0, fps=c.counters.fps, drops=c.capture.drops,
+                budget_us=b.budget_us, median_us=b.median_us, p99_us=b.p99_us, overruns=b.overruns,
+                skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or ""))
+        return out
+
+    def _channel(self, channel_id: int) -> Channel:
+        try:
+            return self._a.channels[channel_id]
+        except KeyError:
+            raise ServiceError(f"no channel {channel_id}") from None
+
+    def heat_map(self, channel_id: int) -> HeatMapConfig:
+        self._channel(channel_id)
+        return self._a.config.channel(channel_id).heat_map  # saved settings, even before applied
+
+    def area_problem(self, points: list[tuple[float, float]]) -> str | None:
+        return polygon_problem(points)
+
+    def save_heat_map(self, channel_id: int, heat_map: HeatMapConfig) -> None:
+        channel = self._channel(channel_id)
+        a = self._a
+        with a._config_lock:
+            new_channel = replace(a.config.channel(channel_id), heat_map=heat_map)
+            new_config = a.config.with_channel(new_channel)
+            try:
+                if new_config.path is not None:
+                    save_config(new_config, new_config.path)  # validates by round trip first
+            except ConfigError as e:
+                raise ServiceError(str(e)) from None
+            except OSError as e:
+                raise ServiceError(f"cannot save {new_config.path}: {e.strerror}") from None
+            a.config = new_config
+        channel.reconfigure(new_channel)
+        log.info("channel %d: heat map settings saved", channel_id)
+
+    def preview(self, channel_id: int) -> np.ndarray | None:
+        return self._channel(channel_id).preview()
+
+    def count(self, channel_id: int, report_type: str, date: dt.date, model: str) -> dict[str, Any]:
+        self._channel(channel_id)
+        from firmware.reporting import count_report
+        return count_report(self._a.options.state_dir, channel_id, report_type, date, model)
+
+    def export(self, channel_id: int, report_type: str, date: dt.date, model: str) -> list[Path]:
+        self._channel(channel_id)
+        from firmware.reporting import export_report
+        device = self._a.config.appliance.export_device
+        if device is None:
+            raise ServiceError("no export device is configured (appliance.export_device)")
+        return export_report(self._a.options.state_dir, channel_id, report_type, date, model, Path(device))
+
+    def console_settings(self):
+        return self._a.config.appliance.console
+
+    def state_dir(self) -> Path:
+        return self._a.options.state_dir

@@ -1,0 +1,221 @@
+"""One channel of the appliance: capture -> heat-map analysis -> hourly statistics.
+
+A channel runs in its own thread. PyAV releases the GIL while decoding and the
+VCA kernels are `nogil`, so channels spread over the cores. Each frame:
+
+1. take the next frame from the capture input (None: the appliance stops);
+2. pick up a configuration change (areas, parameters, enable) from the next frame;
+3. when the frame's appliance hour differs from the running hour, drain the
+   analyser into the hour that closed (so statistics never straddle hours);
+4. if the heat map is enabled and armed at that time, and the frame budget
+   does not say skip, analyse it and meter the cost;
+5. every checkpoint interval of wall time, drain the running hour into the store.
+
+Statistics are bucketed by the frame's appliance time (`Frame.wall`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware.budget import FrameBudget
+from firmware.clock import hour_start, weekday_minute
+from firmware.config import ChannelConfig
+from firmware.stats import HourRecord, Layout, StatisticsSink
+from hal.frame import Frame, StreamInfo
+from hal.input import CaptureInput
+from vca.analyzer import ChannelAnalyzer
+
+log = logging.getLogger("firmware.channel")
+
+PREVIEW_INTERVAL = 0.5     # wall seconds between preview copies for the console
+BACKGROUND_INTERVAL = 600  # appliance seconds between background snapshots
+
+
+@dataclass(slots=True)
+class ChannelCounters:
+    frames: int = 0        # frames received from the capture
+    analysed: int = 0      # frames the analyser stepped on
+    fps: float = 0.0       # input frame rate over the last status period (wall time)
+    wall: float = 0.0      # appliance time of the last frame
+    done: bool = False     # reached the end of the run (--duration)
+
+
+class Channel:
+    """The worker thread of one capture channel."""
+
+    def __init__(self, config: ChannelConfig, capture: CaptureInput, sink: StatisticsSink, *,
+                 budget_us: float, checkpoint_interval: float, stop_at: float | None):
+        self.config = config
+        self.capture = capture
+        self.sink = sink
+        self.budget = FrameBudget(budget_us)
+        self.counters = ChannelCounters()
+        self.checkpoint_interval = checkpoint_interval
+        self.stop_at = stop_at
+        self._pending: ChannelConfig | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._analyzer: ChannelAnalyzer | None = None
+        self._layout: Layout | None = None
+        self._hour: int | None = None
+        self._preview: np.ndarray | None = None
+        self._preview_at = 0.0
+        self._background_at = -BACKGROUND_INTERVAL
+        self._thread = threading.Thread(target=self._run, name=f"channel-{config.id}", daemon=True)
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def reconfigure(self, config: ChannelConfig) -> None:
+        """Apply new settings from the channel's next frame (called from any thread)."""
+        with self._lock:
+            self._pending = config
+
+    def preview(self) -> np.ndarray | None:
+        with self._lock:
+            return None if self._preview is None else self._preview.copy()
+
+    @property
+    def state(self) -> str:
+        if not self.config.heat_map.enabled and self.capture.state == "running":
+            return "disabled"
+        return self.capture.state
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            log.exception("channel %d: internal error; channel stopped", self.config.id)
+        finally:
+            try:
+                self._close_hour()
+            except Exception:
+                log.exception("channel %d: could not flush statistics", self.config.id)
+            self.counters.done = True
+
+    def _loop(self) -> None:
+        last_checkpoint = time.monotonic()
+        while not self._stop.is_set():
+            frame = self.capture.read(self._stop)
+            if frame is None:
+                return
+            if self.stop_at is not None and frame.wall >= self.stop_at:
+                return
+            self.counters.frames += 1
+            self.counters.wall = frame.wall
+            self._take_pending_config()
+            if self._analyzer is None or self._analyzer_size_changed(frame):
+                self._new_analyzer(self.capture.info)
+            hour = hour_start(frame.wall)
+            if hour != self._hour:
+                self._close_hour()
+                self._hour = hour
+            if self._armed(frame.wall) and self.budget.should_analyse():
+                t0 = time.perf_counter_ns()
+                self._analyzer.step(frame.luma, frame.pts)
+                self.budget.record((time.perf_counter_ns() - t0) / 1000.0)
+                self.counters.analysed += 1
+                if frame.wall - self._background_at >= BACKGROUND_INTERVAL and not self._analyzer.settling:
+                    self.sink.save_background(self.config.id, frame.wall, self._analyzer.background)
+                    self._background_at = frame.wall
+            self._update_preview(frame)
+            now = time.monotonic()
+            if now - last_checkpoint >= self.checkpoint_interval:
+                self._drain()
+                self.sink.checkpoint()
+                last_checkpoint = now
+
+    def _armed(self, wall: float) -> bool:
+        hm = self.config.heat_map
+        return hm.enabled and hm.armed(*weekday_minute(wall))
+
+    def _take_pending_config(self) -> None:
+        with self._lock:
+            new, self._pending = self._pending, None
+        if new is None:
+            return
+        old = self.config
+        self.config = new
+        if self._analyzer is None:
+            return
+        if (new.heat_map.grid_columns, new.heat_map.grid_rows) != (old.heat_map.grid_columns, old.heat_map.grid_rows):
+            # A new grid cannot be added to the old one: close the books first.
+            self._close_hour()
+            self._analyzer = None
+        else:
+            self._drain()  # increments so far belong to the old layout
+            self._configure_analyzer()
+        log.info("channel %d: settings applied from this frame on", new.id)
+
+    def _analyzer_size_changed(self, frame: Frame) -> bool:
+        return frame.luma.shape != self._analyzer.foreground.shape
+
+    def _new_analyzer(self, info: StreamInfo) -> None:
+        if self._analyzer is not None:
+            self._close_hour()
+        hm = self.config.heat_map
+        self._analyzer = ChannelAnalyzer(info.analysis_height, info.analysis_width,
+                                         grid_columns=hm.grid_columns, grid_rows=hm.grid_rows)
+        self._info = info
+        self._configure_analyzer()
+
+    def _configure_analyzer(self) -> None:
+        hm = self.config.heat_map
+        a = self._analyzer
+        a.configure(hm.regions, hm.params)
+        p = hm.params
+        info = self._info
+        self._layout = Layout(
+            grid_rows=a.grid_rows, grid_columns=a.grid_columns, regions=hm.regions,
+            params=(p.detection_sensitivity, p.background_update_rate, p.scene_change_level, p.minimum_target_size),
+            source_width=info.width, source_height=info.height,
+            analysis_width=info.analysis_width, analysis_height=info.analysis_height,
+        )
+
+    def _update_preview(self, frame: Frame) -> None:
+        now = time.monotonic()
+        if now - self._preview_at < PREVIEW_INTERVAL:
+            return
+        self._preview_at = now
+        with self._lock:
+            if self._preview is None or self._preview.shape != frame.luma.shape:
+                self._preview = np.empty(frame.luma.shape, np.uint8)
+            np.copyto(self._preview, frame.luma)  # the luma view dies with the next read
+
+    # ------------------------------------------------------------------ statistics
+
+    def _drain(self) -> None:
+        if self._analyzer is None or self._hour is None:
+            return
+        g = self._analyzer.drain()
+        if g.analysed_seconds <= 0 and g.visits_total == 0 and g.scene_changes == 0:
+            return
+        self.sink.record(HourRecord(
+            channel=self.config.id, hour_start=self._hour, layout=self._layout,
+            visits=g.visits, dwell=g.dwell, area_visits=g.area_visits, area_dwell=g.area_dwell,
+            visits_total=int(g.visits_total), dwell_total=float(g.dwell_total),
+            analysed_seconds=float(g.analysed_seconds), scene_changes=int(g.scene_changes),
+        ))
+
+    def _close_hour(self) -> None:
+        self._drain()
+        self.sink.checkpoint()

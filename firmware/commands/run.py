@@ -1,0 +1,49 @@
+"""`nvr run`: boot the appliance headless and run until --duration or a signal."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from firmware.cli import UserError
+from firmware.clock import ClockError, parse_start
+from firmware.config import ConfigError, load_config
+
+log = logging.getLogger("firmware")
+
+
+def add_parser(sub):
+    p = sub.add_parser("run", help="boot the appliance and analyse its channels")
+    p.add_argument("--config", required=True, type=Path, help="appliance YAML configuration")
+    p.add_argument("--state-dir", required=True, type=Path, help="statistics, password and snapshots")
+    p.add_argument("--speed", choices=("realtime", "max"), default="realtime",
+                   help="realtime: frames when they are due (drops when late); max: as fast as analysed")
+    p.add_argument("--start", help="appliance clock at start, ISO 8601 (default: now)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds of appliance time")
+    p.add_argument("--console", choices=("none", "stdio", "pty"), default="none",
+                   help="serial console on this terminal or on a new pseudo-terminal")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from firmware.appliance import Appliance, RunOptions  # numba and PyAV load only when needed
+
+    try:
+        config = load_config(args.config)
+        start = parse_start(args.start)
+    except (ConfigError, ClockError) as e:
+        raise UserError(str(e)) from None
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration: {args.duration:g} must be a positive number of seconds")
+    options = RunOptions(state_dir=args.state_dir, speed=args.speed, start=start,
+                         duration=args.duration, console=args.console)
+    appliance = Appliance(config, options)
+    appliance.install_signal_handlers()
+    try:
+        appliance.boot()
+    except ConfigError as e:
+        appliance.shutdown()
+        raise UserError(str(e)) from None
+    try:
+        return appliance.run()
+    finally:
+        appliance.shutdown()
