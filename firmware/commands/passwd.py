@@ -1,10 +1,35 @@
-"""`nvr passwd`: placeholder until its issue lands."""
+"""`nvr passwd`: set the admin password non-interactively (first line of standard input).
+
+For installers who provision devices by script instead of activating each at
+its console: ``echo 'Secret-2024' | nvr passwd --state-dir state``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from firmware.auth import PasswordError, PasswordStore
+from firmware.cli import UserError
 
 
 def add_parser(sub):
-    p = sub.add_parser("passwd", help="(not yet available)")
+    p = sub.add_parser("passwd", help="set the admin password from the first line of standard input")
+    p.add_argument("--state-dir", required=True, type=Path, help="the appliance's state directory")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise SystemExit("error: nvr passwd is not available yet")
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise UserError("no password on standard input: pipe it in, e.g. `echo 'Secret-2024' | nvr passwd --state-dir DIR`")
+    if args.state_dir.exists() and not args.state_dir.is_dir():
+        raise UserError(f"--state-dir {args.state_dir}: not a directory")
+    try:
+        PasswordStore(args.state_dir).set(password)
+    except PasswordError as e:
+        raise UserError(f"{e}; nothing was changed") from None
+    except OSError as e:
+        raise UserError(f"--state-dir {args.state_dir}: cannot write the password file: {e.strerror}") from None
+    print(f"admin password set in {args.state_dir}")
+    return 0
