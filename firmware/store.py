@@ -1,0 +1,327 @@
+"""The statistics store: hourly heat-map statistics per channel in SQLite.
+
+File: ``<state_dir>/statistics.sqlite3`` (standard-library `sqlite3`).
+
+What is kept
+    One row per (channel, hour of appliance time, layout) in ``hours``: the visits
+    grid, the dwell grid (integer milliseconds), per-area visits and dwell, and the
+    totals (visits, dwell seconds, seconds analysed, scene changes). ``days`` holds
+    the same sums per (channel, day, layout), recomputed from that day's hours in
+    the same transaction whenever one of them changes, so weekly..annual reports
+    read at most 366 rows. The latest background snapshot (uint8 luma, people-free)
+    of each channel is kept for pictures, and channel names for reports.
+
+Size
+    Grids are zlib-compressed narrowed integers (see `firmware.migrations`). A
+    year of a busy 64x36 grid (open 13 h a day, people over most of the floor)
+    takes about 10-20 MB per channel including the daily roll-up, well under the
+    50 MB per channel-year budget; closed hours cost a few dozen bytes.
+
+Layouts
+    A row is keyed by its `Layout` (grid size, areas, parameters, frame sizes),
+    so grids of different geometry are never added together. When an installer
+    changes the grid or an area, new hours get a new layout; a report's space
+    heat map uses the layout in force at the end of the period (the latest hour
+    of the period with statistics) and leaves out the grids of hours recorded
+    under any other layout, saying how many hours it left out. Those hours still
+    count in the time heat map and the totals, whose meaning does not depend on
+    the grid.
+
+Durability
+    Every `record()` is one transaction (read the hour, add, write it back,
+    rebuild the day). WAL journal with ``synchronous=NORMAL``: a committed
+    transaction survives a kill of the process at any moment (it is in the WAL,
+    which the OS holds), and SQLite never leaves a torn database; only a power
+    cut can roll back recent commits. `checkpoint()` (the firmware calls it at
+    least every 60 s) runs a WAL checkpoint, which fsyncs the WAL and the
+    database, so a power cut loses at most one checkpoint interval while the
+    flash sees one sync per interval instead of one per record (FULL would sync
+    on every record of every channel). The next boot simply continues adding.
+
+Threads
+    One connection guarded by a lock; channels record from their own threads.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from firmware.migrations import DAY, HOUR, apply_migrations, decode_counts, encode_counts, rebuild_day
+from firmware.stats import HourRecord, Layout
+
+FILENAME = "statistics.sqlite3"
+
+
+class StoreError(Exception):
+    """The statistics store cannot be opened or used; one line for the user."""
+
+
+@dataclass(slots=True)
+class StoredRow:
+    """Sums for one channel over one hour or one day under one layout, grids still encoded."""
+
+    start: int                  # appliance clock seconds
+    layout_id: int
+    visits_total: int
+    dwell_total: float
+    analysed_seconds: float
+    scene_changes: int
+    hours: int                  # hour rows summed (1 for an hourly row)
+    hours_with_data: int        # of which analysed_seconds > 0
+    _visits: bytes
+    _dwell_ms: bytes
+    _area_visits: bytes
+    _area_dwell_ms: bytes
+
+    def visits(self) -> np.ndarray:
+        """int64, flat; reshape to (layout.grid_rows, layout.grid_columns)."""
+        return decode_counts(self._visits)
+
+    def dwell_ms(self) -> np.ndarray:
+        """int64 milliseconds, flat."""
+        return decode_counts(self._dwell_ms)
+
+    def area_visits(self) -> np.ndarray:
+        return decode_counts(self._area_visits)
+
+    def area_dwell_ms(self) -> np.ndarray:
+        return decode_counts(self._area_dwell_ms)
+
+
+def layout_to_json(layout: Layout) -> str:
+    return json.dumps(asdict(layout), sort_keys=True, separators=(",", ":"))
+
+
+def layout_from_json(text: str) -> Layout:
+    d = json.loads(text)
+    d["regions"] = tuple(tuple(tuple(p) for p in r) for r in d["regions"])
+    d["params"] = tuple(d["params"])
+    return Layout(**d)
+
+
+class SqliteStatistics:
+    """`StatisticsSink` persisting to ``state_dir/statistics.sqlite3``, plus the reads reports need."""
+
+    def __init__(self, state_dir: str | Path, *, create: bool = True) -> None:
+        state_dir = Path(state_dir)
+        self.path = state_dir / FILENAME
+        if not create and not self.path.exists():
+            raise StoreError(f"no statistics in {state_dir} (expected {FILENAME}); check --state-dir")
+        try:
+            if create:
+                state_dir.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            apply_migrations(self._conn)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: cannot open the statistics store: {e}") from None
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot open the statistics store: {e.strerror}") from None
+        self._lock = threading.Lock()
+        self._layout_ids: dict[Layout, int] = {}
+        self._layouts: dict[int, Layout] = {}
+
+    # ----------------------------------------------------------------------- writing
+
+    def set_channel_name(self, channel: int, name: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO channels (channel, name) VALUES (?, ?)"
+                " ON CONFLICT (channel) DO UPDATE SET name = excluded.name",
+                (channel, name),
+            )
+
+    def record(self, rec: HourRecord) -> None:
+        """Add one increment to its (channel, hour, layout) row and rebuild that day, atomically."""
+        self.import_hours([rec])
+
+    def import_hours(self, records: list[HourRecord]) -> None:
+        """Add many increments in one transaction (bulk loads, tests); each day rebuilt once."""
+        prepared = [self._prepare(r) for r in records]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                days = set()
+                for rec, grids in prepared:
+                    self._add_hour(rec, grids)
+                    days.add((rec.channel, rec.hour_start - rec.hour_start % DAY))
+                for channel, day_start in sorted(days):
+                    rebuild_day(self._conn, channel, day_start)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                # A rolled-back layout insert would leave a stale id in the cache.
+                self._layout_ids.clear()
+                raise
+
+    def save_background(self, channel: int, wall: float, image: np.ndarray) -> None:
+        """Keep `image` (uint8 H×W luma) as the channel's latest background snapshot."""
+        if image.dtype != np.uint8 or image.ndim != 2:
+            raise ValueError(f"background must be uint8 H×W luma, got {image.dtype} {image.shape}")
+        h, w = image.shape
+        blob = zlib.compress(np.ascontiguousarray(image).tobytes(), 6)
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO backgrounds (channel, wall, height, width, image) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel) DO UPDATE SET wall = excluded.wall, height = excluded.height,"
+                " width = excluded.width, image = excluded.image",
+                (channel, float(wall), h, w, blob),
+            )
+
+    def checkpoint(self) -> None:
+        """Sync what is committed to the database file (bounds the loss on a power cut)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    self._conn.close()
+                    self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> SqliteStatistics:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------- reading
+
+    def channel_names(self) -> dict[int, str]:
+        """Every channel with a name or with statistics; unnamed ones as 'Camera NN'."""
+        with self._lock:
+            named = dict(self._conn.execute("SELECT channel, name FROM channels"))
+            seen = [r[0] for r in self._conn.execute("SELECT DISTINCT channel FROM days")]
+        for ch in seen:
+            named.setdefault(ch, f"Camera {ch:02d}")
+        return dict(sorted(named.items()))
+
+    def data_span(self, channel: int) -> tuple[int, int] | None:
+        """(first hour start, end of last hour) with analysed time, or None."""
+        with self._lock:
+            lo, hi = self._conn.execute(
+                "SELECT MIN(hour_start), MAX(hour_start) FROM hours WHERE channel = ? AND analysed_seconds > 0",
+                (channel,),
+            ).fetchone()
+        return None if lo is None else (lo, hi + HOUR)
+
+    def rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
+        """Rows of `unit` "hour" or "day" starting in [start, end), ordered by start."""
+        if unit == "hour":
+            sql = (
+                "SELECT hour_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
+                " 1, analysed_seconds > 0, visits, dwell_ms, area_visits, area_dwell_ms"
+                " FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start, rowid"
+            )
+        elif unit == "day":
+            sql = (
+                "SELECT day_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
+                " hours, hours_with_data, visits, dwell_ms, area_visits, area_dwell_ms"
+                " FROM days WHERE channel = ? AND day_start >= ? AND day_start < ? ORDER BY day_start"
+            )
+        else:
+            raise ValueError(f"unit must be 'hour' or 'day', not {unit!r}")
+        with self._lock:
+            return [StoredRow(*r) for r in self._conn.execute(sql, (channel, start, end))]
+
+    def latest_layout(self, channel: int, start: int, end: int) -> int | None:
+        """The layout id in force at the end of [start, end): that of the last hour recorded."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT layout_id FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
+                " ORDER BY hour_start DESC, rowid DESC LIMIT 1",
+                (channel, start, end),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def layout(self, layout_id: int) -> Layout:
+        found = self._layouts.get(layout_id)
+        if found is None:
+            with self._lock:
+                (spec,) = self._conn.execute(
+                    "SELECT spec FROM layouts WHERE layout_id = ?", (layout_id,)
+                ).fetchone()
+            found = self._layouts[layout_id] = layout_from_json(spec)
+        return found
+
+    def background(self, channel: int) -> tuple[float, np.ndarray] | None:
+        """(wall time, uint8 H×W image) of the latest snapshot, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT wall, height, width, image FROM backgrounds WHERE channel = ?", (channel,)
+            ).fetchone()
+        if row is None:
+            return None
+        wall, h, w, blob = row
+        return wall, np.frombuffer(zlib.decompress(blob), np.uint8).reshape(h, w).copy()
+
+    # ----------------------------------------------------------------------- internals
+
+    @staticmethod
+    def _prepare(rec: HourRecord) -> tuple[HourRecord, list[np.ndarray]]:
+        """Validate one record and turn it into the stored integers (outside the lock)."""
+        lay = rec.layout
+        shape = (lay.grid_rows, lay.grid_columns)
+        n_areas = len(lay.regions)
+        if rec.hour_start % HOUR:
+            raise ValueError(f"hour_start {rec.hour_start} is not on an hour boundary")
+        if rec.visits.shape != shape or rec.dwell.shape != shape:
+            raise ValueError(f"grids {rec.visits.shape}/{rec.dwell.shape} do not match layout {shape}")
+        if rec.area_visits.shape != (n_areas,) or rec.area_dwell.shape != (n_areas,):
+            raise ValueError(f"area arrays do not match the layout's {n_areas} areas")
+        grids = [
+            rec.visits.astype(np.int64),
+            np.rint(rec.dwell * 1000.0).astype(np.int64),
+            rec.area_visits.astype(np.int64),
+            np.rint(rec.area_dwell * 1000.0).astype(np.int64),
+        ]
+        if any(g.size and g.min() < 0 for g in grids):
+            raise ValueError("visits and dwell must be non-negative")
+        return rec, grids
+
+    def _layout_id(self, layout: Layout) -> int:
+        found = self._layout_ids.get(layout)
+        if found is not None:
+            return found
+        spec = layout_to_json(layout)
+        self._conn.execute("INSERT OR IGNORE INTO layouts (spec) VALUES (?)", (spec,))
+        (found,) = self._conn.execute("SELECT layout_id FROM layouts WHERE spec = ?", (spec,)).fetchone()
+        self._layout_ids[layout] = found
+        self._layouts[found] = layout
+        return found
+
+    def _add_hour(self, rec: HourRecord, grids: list[np.ndarray]) -> None:
+        layout_id = self._layout_id(rec.layout)
+        key = (rec.channel, rec.hour_start, layout_id)
+        old = self._conn.execute(
+            "SELECT visits, dwell_ms, area_visits, area_dwell_ms, visits_total, dwell_total,"
+            " analysed_seconds, scene_changes FROM hours WHERE channel = ? AND hour_start = ? AND layout_id = ?",
+            key,
+        ).fetchone()
+        totals = [int(rec.visits_total), float(rec.dwell_total), float(rec.analysed_seconds), int(rec.scene_changes)]
+        if old is None:
+            self._conn.execute(
+                "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_ms, area_visits, area_dwell_ms,"
+                " visits_total, dwell_total, analysed_seconds, scene_changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*key, *(encode_counts(g) for g in grids), *totals),
+            )
+            return
+        summed = [decode_counts(b) + g.reshape(-1) for b, g in zip(old[:4], grids)]
+        totals = [a + b for a, b in zip(old[4:], totals)]
+        self._conn.execute(
+            "UPDATE hours SET visits = ?, dwell_ms = ?, area_visits = ?, area_dwell_ms = ?, visits_total = ?,"
+            " dwell_total = ?, analysed_seconds = ?, scene_changes = ?"
+            " WHERE channel = ? AND hour_start = ? AND layout_id = ?",
+            (*(encode_counts(g) for g in summed), *totals, *key),
+        )
