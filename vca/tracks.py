@@ -15,8 +15,9 @@ Per frame, in this order:
    size = the larger side of the track's box (a person walks about two
    body heights per second; the gate widens the longer it was lost).
 4. Fragments: a blob still unmatched that touches the box of a blob matched
-   this frame, grown by a quarter of its larger side, belongs to that
-   track (one person split into torso and legs is one target). The track's
+   this frame, grown by a quarter of the larger side of that blob or of the
+   track's last box, belongs to that track (one person split into torso
+   and legs is one target). The track's
    box becomes the union, so its footprint stays at the feet.
 5. New tracks: each remaining blob starts a track (while slots are free).
 
@@ -29,7 +30,8 @@ later split then starts one new track (one extra visit), by design bounded.
 Confirmation: a track counts (visits, dwell) once it has been matched on at
 least CONFIRM_HITS frames and is CONFIRM_SECONDS old; on that frame it is
 credited the time since its birth, so no dwell is lost to confirmation.
-Single-frame flicker never becomes a target.
+An unconfirmed track unseen for more than TENTATIVE_GRACE (0.25 s) is
+dropped, so isolated flicker never becomes a target.
 
 State: int64 (T, N_INT) and float64 (T, N_FLOAT) per track slot, columns
 named below; T = max_tracks, fixed and preallocated.
@@ -47,6 +49,7 @@ MAX_TRACKS = 64
 GRACE_SECONDS = 1.0
 CONFIRM_HITS = 2
 CONFIRM_SECONDS = 0.1
+TENTATIVE_GRACE = 0.25   # an unconfirmed track unseen this long is dropped (flicker)
 FRAGMENT_MARGIN = 0.25
 GATE_BASE = 0.5
 GATE_PER_SECOND = 2.0
@@ -88,8 +91,10 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
         tr[i, T_NEW] = 0
         trf[i, T_CREDIT] = 0.0
         primary[i] = -1
-        if tr[i, T_LIVE] != 0 and now - trf[i, T_SEEN] > grace:
-            tr[i, T_LIVE] = 0
+        if tr[i, T_LIVE] != 0:
+            limit = grace if tr[i, T_CONFIRMED] != 0 else TENTATIVE_GRACE
+            if now - trf[i, T_SEEN] > limit:
+                tr[i, T_LIVE] = 0
     for b in range(n_blobs):
         owner[b] = -1
 
@@ -151,7 +156,11 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
             p = primary[i]
             if p < 0:
                 continue
-            m = int(FRAGMENT_MARGIN * max(stats[p, X1] - stats[p, X0] + 1, stats[p, Y1] - stats[p, Y0] + 1))
+            # Grow by a share of the larger of the blob and the track's last box: a person
+            # cut in two leaves a torso blob much smaller than the person.
+            size = max(stats[p, X1] - stats[p, X0] + 1, stats[p, Y1] - stats[p, Y0] + 1,
+                       tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
+            m = int(FRAGMENT_MARGIN * size)
             if (stats[b, X0] <= stats[p, X1] + m and stats[b, X1] >= stats[p, X0] - m
                     and stats[b, Y0] <= stats[p, Y1] + m and stats[b, Y1] >= stats[p, Y0] - m):
                 owner[b] = i

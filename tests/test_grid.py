@@ -1,0 +1,188 @@
+"""Grid accumulation: exact visits and dwell for synthetic foreground fed through blobs -> tracks -> grid."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from vca.blobs import BlobFinder, min_target_pixels
+from vca.grid import DT_CAP, GridAccumulator, default_rows
+from vca.mask import area_labels
+from vca.tracks import (N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_MATCHED, T_NEW,
+                        Tracker)
+
+DT = 0.04
+H = W = 64
+RIGHT_HALF = [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)]
+
+
+class Stages:
+    """Blobs, tracks and grid wired as the analyzer does, fed a synthetic foreground."""
+
+    def __init__(self, regions, columns=8, rows=8, min_pixels=1):
+        self.labels, _ = area_labels(regions, H, W)
+        self.blobs = BlobFinder(H, W)
+        self.tracker = Tracker()
+        self.grid = GridAccumulator(H, W, columns, rows)
+        self.min_pixels = min_pixels
+
+    def frame(self, now, *boxes):
+        """boxes: (x, y, w, h) filled rectangles."""
+        self.blobs.image[:] = 0
+        for x, y, w, h in boxes:
+            self.blobs.image[y:y + h, x:x + w] = 1
+        n = self.blobs.find(self.min_pixels)
+        self.tracker.update(self.blobs.stats, n, now)
+        self.grid.accumulate(self.tracker.tr, self.tracker.trf, self.labels, now, self.tracker.grace)
+
+
+def test_square_moving_one_cell_per_frame():
+    s = Stages([RIGHT_HALF])
+    for f in range(7):                          # 16x16 square, 8 px = one cell per frame
+        s.frame(f * DT, (f * 8, 20, 16, 16))
+    # footprint x = f*8 + 7 -> column f; confirmed from frame 3 (column 3, outside the area)
+    expected_visits = np.zeros((8, 8), np.int32)
+    expected_visits[4, 4:7] = 1
+    np.testing.assert_array_equal(s.grid.visits, expected_visits)
+    np.testing.assert_allclose(s.grid.dwell, expected_visits * DT)
+    assert s.grid.area_visits[:2].tolist() == [1, 1]
+    assert s.grid.area_dwell[1] == pytest.approx(3 * DT)
+
+
+def test_cells_outside_all_areas_stay_zero():
+    s = Stages([RIGHT_HALF])
+    for f in range(60):                         # wander over the whole frame
+        x = int(24 + 20 * np.sin(f / 5))
+        y = int(24 + 20 * np.cos(f / 7))
+        s.frame(f * DT, (x, y, 16, 16))
+    assert s.grid.visits[:, :4].sum() == 0 and s.grid.dwell[:, :4].sum() == 0
+    assert s.grid.visits[:, 4:].sum() > 0
+
+
+def test_blob_under_minimum_size_is_no_target():
+    s = Stages([RIGHT_HALF], min_pixels=min_target_pixels(50, H, W))   # 4 px at 64x64
+    for f in range(50):
+        s.frame(f * DT, (40, 40, 1, 3))
+    assert s.tracker.live_ids() == []
+    assert s.grid.visits.sum() == 0 and s.grid.area_dwell.sum() == 0
+
+
+def test_standing_target_dwell_accrues_continuously_with_one_visit():
+    s = Stages([RIGHT_HALF])
+    n = 250                                     # 10 s at 25 fps
+    for f in range(n):
+        s.frame(f * DT, (40, 30, 8, 20))
+    assert s.grid.visits.sum() == 1 and s.grid.area_visits[0] == 1
+    # credited from the target's birth: every interval counts
+    assert s.grid.area_dwell[0] == pytest.approx((n - 1) * DT)
+    assert s.grid.dwell.sum() == pytest.approx((n - 1) * DT)
+
+
+def test_two_blobs_merging_and_parting_do_not_double_visits():
+    s = Stages([[(0, 0), (1, 0), (1, 1), (0, 1)]])
+    ids = []
+    for f in range(60):
+        # two 8x16 walkers meet in the middle (frames ~20-35 touching), then part
+        gap = abs(30 - f) if f < 30 else max(0, f - 36)
+        xa, xb = 24 - gap, 32 + gap
+        s.frame(f * DT, (max(xa, 0), 24, 8, 16), (min(xb, 56), 24, 8, 16))
+        ids.append(tuple(s.tracker.live_ids()))
+    assert s.grid.area_visits[0] == 2
+    assert ids[-1] == (1, 2)
+
+
+def test_brief_occlusion_counts_once_and_reentry_after_grace_counts_twice():
+    brief = Stages([RIGHT_HALF])
+    long = Stages([RIGHT_HALF])
+    t = 0.0
+    for f in range(200):
+        t = f * DT
+        hidden_brief = 50 <= f < 62             # 0.48 s < grace
+        hidden_long = 50 <= f < 90              # 1.6 s > grace
+        brief.frame(t, *([] if hidden_brief else [(40, 30, 8, 20)]))
+        long.frame(t, *([] if hidden_long else [(40, 30, 8, 20)]))
+    assert brief.grid.area_visits[0] == 1 and brief.grid.visits.sum() == 1
+    assert brief.grid.area_dwell[0] == pytest.approx(199 * DT)   # the gap is credited on re-find
+    assert long.grid.area_visits[0] == 2 and long.grid.visits.sum() == 2
+    # the long gap is not dwell: first stay 49 intervals, second from its birth at frame 90
+    assert long.grid.area_dwell[0] == pytest.approx((49 + 109) * DT)
+
+
+def test_same_track_returning_to_a_cell_after_grace_counts_again():
+    s = Stages([[(0, 0), (1, 0), (1, 1), (0, 1)]], columns=4, rows=4)   # 16 px cells
+    for f in range(150):                         # out to the right and back, slowly
+        x = 4 + (f if f < 75 else 150 - f) // 2
+        s.frame(f * DT, (x, 30, 8, 20))
+    assert s.tracker.live_ids() == [1]
+    row = s.grid.visits[3]                       # footprint y = 49 -> row 3
+    # column 0: born there (confirmed there), left, came back after > 1 s -> 2
+    assert row[0] == 2 and row[2] == 1 and s.grid.area_visits[0] == 1
+
+
+def test_credit_is_capped():
+    s = Stages([RIGHT_HALF])
+    s.frame(0.0, (40, 30, 8, 20))
+    s.frame(0.2, (40, 30, 8, 20))               # confirmed, 0.2 s since birth
+    s.tracker.trf[:, T_CREDIT] = 0
+    s.tracker.trf[0, 1] = -5.0                   # pretend last seen 5.2 s ago (caller gave no cap)
+    s.tracker.grace = 10.0
+    s.frame(0.2 + 0.04, (40, 30, 8, 20))
+    assert s.grid.area_dwell[0] == pytest.approx(0.2 + DT_CAP)
+
+
+def test_default_rows_square_cells():
+    assert default_rows(360, 640) == 36 and default_rows(240, 320) == 48 and default_rows(240, 352) == 44
+
+
+# --- the fast kernel against a slow twin on arbitrary track states ---------------------------
+
+def slow_accumulate(tr, trf, labels, rows, cols, now, grace, cell_last, area_last, acc):
+    h, w = labels.shape
+    for i in range(tr.shape[0]):
+        if tr[i, T_NEW]:
+            cell_last[i] = -1e30
+            area_last[i] = -1e30
+        if not (tr[i, T_LIVE] and tr[i, T_MATCHED] and tr[i, T_CONFIRMED]):
+            continue
+        fx, fy = tr[i, T_FX], tr[i, T_FY]
+        k = labels[fy, fx]
+        if not k:
+            continue
+        rel = np.float32(now - trf[i, T_BORN])
+        credit = min(trf[i, T_CREDIT], DT_CAP)
+        c = (fy * rows // h) * cols + fx * cols // w
+        for table, idx, vkey, dkey in ((cell_last, c, "v", "d"), (area_last, k, "av", "ad"),
+                                       (area_last, 0, "av", "ad")):
+            if rel - table[i, idx] > grace:
+                acc[vkey][idx] += 1
+            table[i, idx] = rel
+            acc[dkey][idx] += credit
+
+
+track_row = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1),
+                      st.integers(0, 31), st.integers(0, 23), st.floats(0, 5), st.floats(0, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames=st.lists(st.lists(track_row, min_size=4, max_size=4), min_size=1, max_size=8))
+def test_accumulate_matches_slow_twin(frames):
+    h, w, rows, cols = 24, 32, 5, 7
+    labels, _ = area_labels([[(0.1, 0.1), (0.9, 0.2), (0.5, 0.9)], [(0, 0), (1, 0), (1, 0.5)]], h, w)
+    grid = GridAccumulator(h, w, cols, rows, max_tracks=4)
+    cell_last = np.full((4, rows * cols), -1e30, np.float32)
+    area_last = np.full((4, 9), -1e30, np.float32)
+    acc = {"v": np.zeros(rows * cols, np.int64), "d": np.zeros(rows * cols),
+           "av": np.zeros(9, np.int64), "ad": np.zeros(9)}
+    for f, rowsdata in enumerate(frames):
+        now = 1.0 + 0.3 * f
+        tr = np.zeros((4, N_INT), np.int64)
+        trf = np.zeros((4, N_FLOAT))
+        for i, (live, matched, conf, new, fx, fy, born, credit) in enumerate(rowsdata):
+            tr[i, [T_LIVE, T_MATCHED, T_CONFIRMED, T_NEW, T_FX, T_FY]] = live, matched, conf, new, fx, fy
+            trf[i, T_BORN], trf[i, T_CREDIT] = now - born, credit
+        grid.accumulate(tr, trf, labels, now, 1.0)
+        slow_accumulate(tr, trf, labels, rows, cols, now, 1.0, cell_last, area_last, acc)
+    np.testing.assert_array_equal(grid.visits.reshape(-1), acc["v"])
+    np.testing.assert_allclose(grid.dwell.reshape(-1), acc["d"])
+    np.testing.assert_array_equal(grid.area_visits, acc["av"])
+    np.testing.assert_allclose(grid.area_dwell, acc["ad"])
