@@ -236,11 +236,11 @@ class SqliteStatistics:
             return [StoredRow(*r) for r in self._conn.execute(sql, (channel, start, end))]
 
     def latest_layout(self, channel: int, start: int, end: int) -> int | None:
-        """The layout id in force at the end of [start, end): that of the last hour recorded."""
+        """The layout id in force at the end of [start, end): that of the last hour with data."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT layout_id FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
-                " ORDER BY hour_start DESC, rowid DESC LIMIT 1",
+                " AND analysed_seconds > 0 ORDER BY hour_start DESC, rowid DESC LIMIT 1",
                 (channel, start, end),
             ).fetchone()
         return None if row is None else row[0]

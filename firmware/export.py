@@ -1,0 +1,86 @@
+"""Exporting a report to the export device (the appliance's "USB drive") or given paths.
+
+Every file is written under a temporary name in its target directory, synced,
+then renamed into place, so a full drive, a pulled stick or a kill leaves
+either the complete file or nothing; a failed write removes its temporary
+file. A missing or unwritable device is one `ExportError` line naming the fix.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from firmware.reports import Report
+
+
+class ExportError(Exception):
+    """The report cannot be written where asked; one line for the user."""
+
+
+def default_name(report: Report, ext: str) -> str:
+    """e.g. ``heatmap_ch01_daily_2026-11-24_dwell.xlsx`` (the period's first day)."""
+    return f"heatmap_ch{report.channel:02d}_{report.report_type}_{report.start:%Y-%m-%d}_{report.model}.{ext}"
+
+
+def check_directory(directory: str | os.PathLike, what: str = "export device") -> Path:
+    """The directory, if it exists and can be written to; else ExportError."""
+    d = Path(directory)
+    if not d.exists():
+        raise ExportError(f"{what} {d} is not present; insert it or set appliance.export_device")
+    if not d.is_dir():
+        raise ExportError(f"{what} {d} is not a directory; choose a directory")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise ExportError(f"{what} {d} is not writable; check it is not write-protected")
+    return d
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call `write(file)` on a temporary file beside `path`, then rename it to `path`."""
+    path = Path(path)
+    check_directory(path.parent, "directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise ExportError(f"cannot write in {path.parent}: {e.strerror}; check the device") from None
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {e.strerror}; check free space on the device") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def export_xlsx(report: Report, path: str | os.PathLike) -> Path:
+    from firmware.export_xlsx import write_xlsx
+
+    return write_atomic(path, lambda f: write_xlsx(report, f))
+
+
+def export_png(report: Report, path: str | os.PathLike, background: np.ndarray | None) -> Path:
+    from firmware.export_png import write_png
+
+    return write_atomic(path, lambda f: write_png(report, background, f))
+
+
+def export_report(report: Report, device: str | os.PathLike | None, background: np.ndarray | None) -> list[Path]:
+    """The seed's Export: the xlsx and the png under their default names on the device."""
+    if device is None:
+        raise ExportError("no export device configured; set appliance.export_device to a directory")
+    d = check_directory(device)
+    return [
+        export_xlsx(report, d / default_name(report, "xlsx")),
+        export_png(report, d / default_name(report, "png"), background),
+    ]
