@@ -29,7 +29,7 @@ The raw mask is packed into bits and cleaned by a 3x3 opening then closing
 MAPPING (0..100 parameter -> internal quantity; all monotonic)::
 
     parameter                 0        50       100
-    detection_sensitivity     floor 40  floor 12  floor 4 grey levels
+    detection_sensitivity     floor 40  floor 16  floor 6.4 grey levels
                               k 5.0     k 3.5     k 2.0 (x mean abs deviation)
     background_update_rate    1200 s    120 s     12 s   static change absorbed
                               (background time constant: those / 30)
@@ -50,10 +50,10 @@ SCENE_CHANGE = 1   # flag: a scene change was declared on this frame
 SETTLING = 2       # flag: the model is re-learning; do not accumulate
 
 SETTLE_SECONDS = 1.0       # foreground held at zero after a scene change
-BOOT_SECONDS = 1.0         # after start or a scene change: learn every pixel fast
+BOOT_SECONDS = 0.5         # after start or a scene change: learn every pixel fast
 BOOT_TAU = 0.3             # time constant of that fast learning, seconds
 GHOST_TAU = 0.1            # revealed background seeps in a pixel layer at this pace
-GHOST_MIN_AGE = 1.0        # ...once it has been foreground this long without a break
+GHOST_MIN_AGE = 2.0        # ...once it has been foreground this long without a break
 MAX_DT = 2.0               # longer gaps (video loss) count as this much learning
 NOISE_INIT = 2.0           # grey levels of mean abs deviation before any is measured
 NOISE_MIN = 0.5
@@ -63,8 +63,8 @@ _HIST_BINS = 511           # luma differences -255..255
 
 
 def sensitivity_threshold(v: int) -> float:
-    """Minimum |luma - mean| in grey levels that counts as foreground (40 .. 4)."""
-    return 40.0 * 0.1 ** (_check(v, "detection_sensitivity") / 100.0)
+    """Minimum |luma - mean| in grey levels that counts as foreground (40 .. 6.4)."""
+    return 40.0 * 0.16 ** (_check(v, "detection_sensitivity") / 100.0)
 
 
 def noise_factor(v: int) -> float:
