@@ -1,0 +1,8 @@
+"""The benchmark engine behind `nvr bench` and `benchmarks/`.
+
+Every figure that matters is measured next to a baseline in the same run
+(shared machines drift): accuracy and per-frame cost against two OpenCV
+pipelines (`baselines`, optional), full-pipeline throughput against
+decode-only throughput (`throughput`). `scoring` is the CDnet F-measure,
+`progress` the stderr progress line.
+"""
