@@ -1,0 +1,67 @@
+"""The bit-packed 3x3 clean-up matches an obvious NumPy morphology."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from vca import morphology as M
+
+
+def ref_erode(m):
+    """Slow twin: minimum over the 3x3 window, outside counts as 1."""
+    p = np.pad(m, 1, constant_values=1)
+    h, w = m.shape
+    return np.min([p[di:di + h, dj:dj + w] for di in range(3) for dj in range(3)], axis=0)
+
+
+def ref_dilate(m):
+    """Slow twin: maximum over the 3x3 window, outside counts as 0."""
+    p = np.pad(m, 1, constant_values=0)
+    h, w = m.shape
+    return np.max([p[di:di + h, dj:dj + w] for di in range(3) for dj in range(3)], axis=0)
+
+
+masks = st.tuples(st.integers(1, 20), st.integers(1, 150)).flatmap(
+    lambda hw: arrays(np.uint8, hw, elements=st.integers(0, 1)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(masks)
+def test_erode_dilate_open_close_match_reference(m):
+    assert np.array_equal(M.erode3x3(m), ref_erode(m))
+    assert np.array_equal(M.dilate3x3(m), ref_dilate(m))
+    assert np.array_equal(M.open3x3(m), ref_dilate(ref_erode(m)))
+    assert np.array_equal(M.close3x3(m), ref_erode(ref_dilate(m)))
+    assert np.array_equal(M.open_close3x3(m), ref_erode(ref_dilate(ref_dilate(ref_erode(m)))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(masks)
+def test_cleaner_into_strided_and_contiguous_outputs(m):
+    h, w = m.shape
+    c = M.Cleaner(h, w)
+    want = M.open_close3x3(m)
+    out = np.full((h, w), 7, np.uint8)
+    c.clean(m, out)
+    assert np.array_equal(out, want)
+    big = np.full((h, w + 9), 7, np.uint8)
+    c.clean(m, big[:, 3:3 + w])          # a row-strided view is written in place
+    assert np.array_equal(big[:, 3:3 + w], want)
+    assert (big[:, :3] == 7).all() and (big[:, 3 + w:] == 7).all()
+
+
+def test_opening_removes_specks_and_keeps_a_person_sized_blob():
+    m = np.zeros((40, 70), np.uint8)
+    m[5, 5] = 1                 # a noise speck
+    m[10:30, 40:50] = 1         # a target
+    m[20, 45] = 0               # a one-pixel crack inside it
+    out = M.open_close3x3(m)
+    assert out[5, 5] == 0
+    assert out[10:30, 40:50].all()
+    assert out.sum() == 200
+
+
+def test_wrong_mask_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match="uint8"):
+        M.Cleaner(4, 4).clean(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.uint8))
