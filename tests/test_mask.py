@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from vca.mask import area_labels, rasterize_areas
+from vca.mask import area_labels, grow_mask, rasterize_areas
 
 
 def slow_inside(poly, x, y):
@@ -84,3 +84,15 @@ def test_bad_areas_give_one_line_naming_the_fix(regions, words):
         area_labels(regions, 4, 4)
     msg = str(err.value)
     assert words in msg and "\n" not in msg
+
+
+@settings(max_examples=60, deadline=None)
+@given(mask=st.integers(1, 20).flatmap(lambda h: st.integers(1, 20).flatmap(
+    lambda w: st.lists(st.integers(0, 1), min_size=h * w, max_size=h * w).map(
+        lambda v: np.array(v, np.uint8).reshape(h, w)))), margin=st.integers(0, 6))
+def test_grow_matches_slow_square_dilation(mask, margin):
+    h, w = mask.shape
+    expected = np.zeros_like(mask)
+    for y, x in zip(*np.nonzero(mask)):
+        expected[max(y - margin, 0):y + margin + 1, max(x - margin, 0):x + margin + 1] = 1
+    np.testing.assert_array_equal(grow_mask(mask, margin, np.zeros_like(mask)), expected)

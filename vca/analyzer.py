@@ -26,6 +26,13 @@ area: dwell += seconds since the track was last matched (capped at 1 s);
 a visit to a cell / area / any area counts when the track was not there
 during the last grace seconds.
 
+WHERE THE MODEL LOOKS. The background model analyses the areas grown by
+ANALYSIS_MARGIN (8 % of the larger frame side: 51 px at 640x360) in every
+direction, not the bare areas: a target straddling an area edge is then
+seen whole, so its footprint is where its feet are rather than the middle
+of the sliver inside the area (which would count it as inside too early
+and too long). Counting still uses the exact areas (self.labels).
+
 analysed_seconds: sum of min(dt, 1 s) over analysed (not settling) frames:
 how much video the totals cover ("has data").
 
@@ -43,10 +50,11 @@ import numpy as np
 
 from vca.blobs import MAX_BLOBS, BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator
-from vca.mask import rasterize_areas, validate_regions
+from vca.mask import grow_mask, rasterize_areas, validate_regions
 from vca.params import HeatMapParams
 from vca.tracks import GRACE_SECONDS, MAX_TRACKS, Tracker
 
+ANALYSIS_MARGIN = 0.08   # share of the larger frame side the model looks beyond the areas
 SCENE_CHANGE = 1   # flags returned by BackgroundModel.apply (vca.background contract)
 SETTLING = 2
 
@@ -84,6 +92,8 @@ class ChannelAnalyzer:
         self._tracker = Tracker(max_tracks, MAX_BLOBS, grace_seconds)
         self.labels = np.zeros((self.height, self.width), np.uint8)
         self.any_area = np.zeros((self.height, self.width), np.uint8)
+        self.analysis_mask = np.zeros((self.height, self.width), np.uint8)
+        self.analysis_margin = int(round(ANALYSIS_MARGIN * max(self.height, self.width)))
         # The blob finder's buffer is the model's output: blobs read it without a copy.
         self.foreground = self._blobs.image
         if model is None:
@@ -124,6 +134,7 @@ class ChannelAnalyzer:
         if key != self._regions_key:
             validate_regions(key)  # raises before anything changes
             self.n_areas = rasterize_areas(key, self.labels, self.any_area)
+            grow_mask(self.any_area, self.analysis_margin, self.analysis_mask)
             self._regions_key = key
         if params != self.params:
             self._model.set_params(params)
@@ -140,7 +151,7 @@ class ChannelAnalyzer:
         self._t_prev = t
         stage = self.stage_ns
         t0 = time.perf_counter_ns()
-        flags = self._model.apply(luma, t, self.any_area, self.foreground)
+        flags = self._model.apply(luma, t, self.analysis_mask, self.foreground)
         t1 = time.perf_counter_ns()
         if self._model_stage_ns is not None and len(self._model_stage_ns) >= 2:
             stage[STAGE_MODEL] = self._model_stage_ns[0]

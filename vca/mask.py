@@ -92,6 +92,52 @@ def _rasterize(px, py, counts, n_areas, cross, labels, any_area):
             any_area[y, x] = 1 if labels[y, x] != 0 else 0
 
 
+@njit(cache=True, nogil=True)
+def _grow(mask, margin, tmp, out):
+    """Square (Chebyshev) dilation by `margin` pixels, separable, O(H*W).
+
+    mask: uint8 (H, W) 0/1; tmp, out: uint8 (H, W) scratch and result.
+    A pixel is set when a set pixel lies within `margin` along the row (pass
+    1), then within `margin` along the column of that result (pass 2).
+    """
+    height, width = mask.shape
+    far = 1 << 30
+    for y in range(height):
+        last = -far
+        for x in range(width):
+            if mask[y, x]:
+                last = x
+            tmp[y, x] = 1 if x - last <= margin else 0
+        nxt = far
+        for x in range(width - 1, -1, -1):
+            if mask[y, x]:
+                nxt = x
+            if nxt - x <= margin:
+                tmp[y, x] = 1
+    for x in range(width):
+        last = -far
+        for y in range(height):
+            if tmp[y, x]:
+                last = y
+            out[y, x] = 1 if y - last <= margin else 0
+        nxt = far
+        for y in range(height - 1, -1, -1):
+            if tmp[y, x]:
+                nxt = y
+            if nxt - y <= margin:
+                out[y, x] = 1
+
+
+def grow_mask(mask: np.ndarray, margin: int, out: np.ndarray) -> np.ndarray:
+    """Grow a 0/1 uint8 (H, W) mask by `margin` pixels in every direction (square) into `out`."""
+    if mask.shape != out.shape or mask.dtype != np.uint8 or out.dtype != np.uint8:
+        raise ValueError("grow_mask needs uint8 mask and out arrays of the same shape")
+    if margin < 0:
+        raise ValueError(f"margin {margin}: give 0 or more pixels")
+    _grow(mask, int(margin), np.empty_like(mask), out)
+    return out
+
+
 def validate_regions(regions: Sequence[Sequence[tuple[float, float]]]):
     """Check the areas and pack them: returns (px, py, counts) float64/int64 arrays.
 
