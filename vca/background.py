@@ -213,15 +213,12 @@ def _ghost(luma, mean, noise, age, raw_bits, a_g, k, tmin, min_age):
             left = (b << one) | (prev >> top)
             right = (b >> one) | (nxt << top)
             rim = b & ~(left & right & up & dn)
-            while rim != 0:
-                bit = rim & (~rim + one)   # lowest set bit
-                rim ^= bit
-                c = 0
-                while (bit >> np.uint64(c)) != one:
-                    c += 1
+            if rim == 0:
+                continue
+            for c in range(min(64, w - kw * 64)):
+                if not (rim >> np.uint64(c)) & one:
+                    continue
                 j = kw * 64 + c
-                if j >= w:
-                    break
                 if age[i, j] < min_age:
                     continue  # a passer-by: only long-standing foreground can be a ghost
                 x = np.float32(luma[i, j])
