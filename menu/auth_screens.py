@@ -1,0 +1,82 @@
+"""Activation (first boot) and login, as on a real recorder's console.
+
+A device without a password asks to be activated: the admin password is
+typed twice and must pass the strength rules. Afterwards every session
+starts with ``login:`` / ``password:`` (the password is not echoed); five
+wrong answers lock the console for a minute, across reconnections.
+"""
+from __future__ import annotations
+
+import logging
+
+from firmware.auth import USER, LoginGuard, PasswordError, PasswordStore, strength_problem
+from menu.forms import Console
+from menu.lineio import Cancelled
+
+log = logging.getLogger(__name__)
+
+
+def activate(console: Console, store: PasswordStore) -> bool:
+    """First boot: set the admin password. True once it is stored."""
+    console.say("This device is not activated. Set the admin password to activate it:")
+    console.say("at least 8 characters with two kinds of: digits, lower case, upper case, symbols.")
+    while True:
+        try:
+            first = console.ask("New admin password> ", echo=False)
+            problem = strength_problem(first)
+            if problem:
+                console.say(f"Refused: {problem}.")
+                continue
+            second = console.ask("Confirm password> ", echo=False)
+        except Cancelled:
+            return False
+        if first != second:
+            console.say("Refused: the two passwords differ; type them again.")
+            continue
+        try:
+            store.set(first)
+        except (PasswordError, OSError) as e:
+            console.say(f"Not activated: {e}")
+            return False
+        console.say(f"Device activated. Log in as {USER}.")
+        log.info("console: device activated")
+        return True
+
+
+def login(console: Console, store: PasswordStore, guard: LoginGuard) -> bool:
+    """Ask login and password until they match (True) or the operator gives up (Ctrl-C)."""
+    while True:
+        wait = guard.locked_for()
+        if wait > 0:
+            console.say(f"Console locked after too many failed logins; try again in {wait:.0f} s.")
+            # Wait out the lock-out but keep reading, so a hang-up or idle logout is still seen.
+            try:
+                console.ask("Press Enter to continue> ")
+            except Cancelled:
+                pass
+            continue
+        try:
+            user = console.ask("login: ").strip()
+            if not user:
+                continue
+            password = console.ask("password: ", echo=False)
+        except Cancelled:
+            continue
+        if guard.locked_for() > 0:
+            continue  # locked while typing (another path failed); try after the wait
+        try:
+            ok = store.check(user, password)
+        except PasswordError as e:
+            console.say(f"Login impossible: {e}")
+            return False
+        if ok:
+            guard.succeeded()
+            log.info("console: %s logged in", user)
+            return True
+        log.warning("console: failed login for %r", user[:32])
+        console.io.discard_input()
+        if guard.failed():
+            console.say(f"Login incorrect. Console locked for {guard.lockout_seconds:.0f} s "
+                        f"after {guard.max_failures} failed logins.")
+        else:
+            console.say("Login incorrect.")

@@ -1,0 +1,190 @@
+"""Text pictures for an 80x24 terminal: the camera preview with areas, heat maps, tables.
+
+Pure functions from data to lines of text (no I/O), so the screens stay
+short and the pictures can be checked on their own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+RAMP = " .:-=+*#%@"  # dark to bright, one glyph per tenth of the range
+# xterm-256 colours from cold to hot (blue, cyan, green, yellow, red).
+HEAT_256 = (17, 19, 21, 27, 33, 39, 45, 51, 49, 47, 46, 82, 118, 154, 190, 226, 220, 214, 208, 202, 196)
+RESET = "\x1b[0m"
+PREVIEW_SIZE = (64, 20)  # characters (columns, rows)
+MAX_CELLS = 36           # heat-map cells across; two characters each fits 80 columns
+
+
+def _block_mean(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Mean of `image` (H×W) over a rows×cols grid of nearly equal blocks."""
+    h, w = image.shape
+    r_edges = np.linspace(0, h, rows + 1).astype(int)
+    c_edges = np.linspace(0, w, cols + 1).astype(int)
+    r_edges[:-1] = np.minimum(r_edges[:-1], h - 1)
+    c_edges[:-1] = np.minimum(c_edges[:-1], w - 1)
+    sums = np.add.reduceat(np.add.reduceat(image.astype(np.float64), r_edges[:-1], 0), c_edges[:-1], 1)
+    counts = np.outer(np.maximum(np.diff(r_edges), 1), np.maximum(np.diff(c_edges), 1))
+    return sums / counts
+
+
+def preview_lines(
+    luma: np.ndarray | None,
+    areas: Sequence[Sequence[tuple[float, float]]],
+    size: tuple[int, int] = PREVIEW_SIZE,
+) -> list[str]:
+    """The camera picture as characters with each area's outline drawn in its number.
+
+    luma: uint8 (H, W) or None (no picture yet: a blank field, areas still drawn).
+    areas: normalised (x, y) polygons; area k is drawn with the digit k.
+    A ruler gives 0..100 % on both axes, as the operator types coordinates.
+    """
+    cols, rows = size
+    if luma is None or luma.size == 0:
+        grid = [[" "] * cols for _ in range(rows)]
+    else:
+        levels = (_block_mean(luma, rows, cols) * len(RAMP) / 256.0).astype(int).clip(0, len(RAMP) - 1)
+        grid = [[RAMP[v] for v in row] for row in levels]
+    for k, area in enumerate(areas, 1):
+        mark = str(k % 10)
+        pts = list(area)
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]):
+            # Sample each edge finely enough to touch every cell it crosses.
+            steps = int(max(abs(x1 - x0) * cols, abs(y1 - y0) * rows) * 2) + 1
+            for i in range(steps + 1):
+                t = i / steps
+                c = min(cols - 1, max(0, round((x0 + (x1 - x0) * t) * (cols - 1))))
+                r = min(rows - 1, max(0, round((y0 + (y1 - y0) * t) * (rows - 1))))
+                grid[r][c] = mark
+    ruler = [" "] * cols
+    for pct in (0, 25, 50, 75, 100):
+        text = f"{pct}"
+        at = round(pct / 100 * (cols - 1))
+        start = min(max(0, at - len(text) // 2), cols - len(text))
+        ruler[start:start + len(text)] = text
+    label_rows = {round(p / 100 * (rows - 1)): p for p in (0, 25, 50, 75, 100)}
+    lines = ["x%  " + " " + "".join(ruler), "y%  +" + "-" * cols + "+"]
+    for r, row in enumerate(grid):
+        label = f"{label_rows[r]:>3} " if r in label_rows else "    "
+        lines.append(f"{label}|{''.join(row)}|")
+    lines.append("    +" + "-" * cols + "+")
+    return lines
+
+
+# --------------------------------------------------------------------------- heat map
+
+
+def _pool(values: np.ndarray, factor: int) -> np.ndarray:
+    """Sum over factor×factor blocks (counts and seconds add up), padding with zeros."""
+    r, c = values.shape
+    pr, pc = -r % factor, -c % factor
+    padded = np.pad(values, ((0, pr), (0, pc)))
+    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).sum(axis=(1, 3))
+
+
+def heat_map_lines(values: Any, color: bool, unit: str) -> list[str]:
+    """The space heat map: a block per cell, coloured (or a glyph ramp), and a legend.
+
+    values: rows×cols numbers (a report's `visits` or `dwell_seconds`),
+    pooled to at most MAX_CELLS cells across so it fits 80 columns.
+    """
+    grid = np.asarray(values, dtype=np.float64)
+    if grid.ndim != 2 or grid.size == 0:
+        return ["(no heat map in this report)"]
+    factor = max(1, math.ceil(grid.shape[1] / MAX_CELLS))
+    pooled = _pool(grid, factor)
+    lo, hi = float(pooled.min()), float(pooled.max())
+    span = hi - lo
+    lines = ["+" + "--" * pooled.shape[1] + "+"]
+    for row in pooled:
+        cells = []
+        for v in row:
+            t = 0.0 if span <= 0 else (v - lo) / span
+            if color:
+                code = HEAT_256[min(len(HEAT_256) - 1, int(t * len(HEAT_256)))]
+                cells.append(f"\x1b[48;5;{code}m  ")
+            else:
+                cells.append(RAMP[min(len(RAMP) - 1, int(t * len(RAMP)))] * 2)
+        lines.append("|" + "".join(cells) + (RESET if color else "") + "|")
+    lines.append("+" + "--" * pooled.shape[1] + "+")
+    if color:
+        scale = "".join(f"\x1b[48;5;{c}m " for c in HEAT_256) + RESET
+    else:
+        scale = RAMP
+    per = f" per {factor}x{factor} cells" if factor > 1 else " per cell"
+    lines.append(f"Legend: min {_num(lo)} [{scale}] max {_num(hi)} {unit}{per}")
+    return lines
+
+
+def _num(v: float) -> str:
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+
+
+# --------------------------------------------------------------------------- report tables
+
+def _when(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def bucket_label(bucket: dict[str, Any], report_type: str) -> str:
+    """The same bucket names as the exported workbook, so screen and file read alike."""
+    start = _when(bucket.get("start", ""))
+    if start is None:
+        return str(bucket.get("start", "?"))
+    if report_type == "daily":
+        return f"{start:%H:%M}"
+    if report_type == "annual":
+        return f"{start:%b %Y}"
+    return f"{start:%a %d %b}"
+
+
+def seconds(v: float) -> str:
+    """Dwell seconds as the report keeps them (3 decimals), without trailing zeros."""
+    text = f"{float(v):.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def time_table_lines(report: dict[str, Any], bar_width: int = 34) -> list[str]:
+    """The time heat map: a row per bucket with visits, dwell and a bar of the model's metric."""
+    metric = "dwell_seconds" if report.get("model") == "dwell" else "visits"
+    buckets = report.get("buckets", [])
+    top = max((float(b.get(metric, 0) or 0) for b in buckets), default=0.0)
+    lines = [f"{'Time':<12} {'Visits':>8} {'Dwell (s)':>10}  {'visits' if metric == 'visits' else 'dwell'}"]
+    for b in buckets:
+        label = bucket_label(b, report.get("report_type", ""))
+        if not b.get("has_data", True):
+            lines.append(f"{label:<12} {'-':>8} {'-':>10}  (no data)")
+            continue
+        v = float(b.get(metric, 0) or 0)
+        bar = "#" * (round(v / top * bar_width) if top > 0 else 0)
+        lines.append(f"{label:<12} {b.get('visits', 0):>8} {seconds(b.get('dwell_seconds') or 0):>10}  {bar}")
+    totals = report.get("totals", {})
+    lines.append(f"{'Total':<12} {totals.get('visits', 0):>8} {seconds(totals.get('dwell_seconds') or 0):>10}")
+    return lines
+
+
+# --------------------------------------------------------------------------- status
+
+STATE_WORDS = {"running": "running", "video_loss": "VIDEO LOSS", "disabled": "disabled",
+               "connecting": "connecting", "stopped": "stopped"}
+
+
+def status_lines(channels: Sequence[Any]) -> list[str]:
+    """One line per channel: state, heat map, fps, analysis cost against budget, drops."""
+    lines = [f"{'Ch':>3} {'Name':<14} {'State':<10} {'Heat':<4} {'FPS':>5} {'Cost/Budget us':>16} {'Load':>5} {'Drops':>6} {'Skip':>5}"]
+    for s in channels:
+        load = f"{s.median_us / s.budget_us * 100:.0f}%" if s.budget_us > 0 else "-"
+        state = STATE_WORDS.get(s.state, s.state)
+        lines.append(
+            f"{s.id:>3} {s.name[:14]:<14} {state:<10} {'on' if s.heat_map_enabled else 'off':<4} "
+            f"{s.fps:>5.1f} {f'{s.median_us:.0f}/{s.budget_us:.0f}':>16} {load:>5} {s.drops:>6} {s.skipped:>5}"
+        )
+        if s.last_error:
+            lines.append(f"    {s.last_error[:74]}")
+    return lines
