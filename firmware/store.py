@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.migrations import DAY, HOUR, apply_migrations, decode_counts, encode_counts, rebuild_day
+from firmware.migrations import DAY, HOUR, MigrationError, apply_migrations, decode_counts, encode_counts, rebuild_day
 from firmware.stats import HourRecord, Layout
 
 FILENAME = "statistics.sqlite3"
@@ -118,13 +118,15 @@ class SqliteStatistics:
                 state_dir.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"{self.path}: cannot open the statistics store: {e}") from None
+        try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             apply_migrations(self._conn)
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.Error, MigrationError) as e:
+            self._conn.close()
             raise StoreError(f"{self.path}: cannot open the statistics store: {e}") from None
-        except OSError as e:
-            raise StoreError(f"{self.path}: cannot open the statistics store: {e.strerror}") from None
         self._lock = threading.Lock()
         self._layout_ids: dict[Layout, int] = {}
         self._layouts: dict[int, Layout] = {}
