@@ -100,3 +100,15 @@ def test_minimum_size_mapping_table():
     assert [min_target_pixels(v, 240, 320) for v in (0, 50, 100)] == [8, 77, 768]
     shares = [min_target_share(v) for v in range(101)]
     assert shares == sorted(shares) and shares[0] > 0
+
+
+def test_row_limit_reads_only_those_rows():
+    finder = BlobFinder(20, 24)
+    finder.image[:] = 0
+    finder.image[1:3, 2:5] = 1                  # above the limit
+    finder.image[8:12, 10:20] = 1
+    finder.image[17:19, 0:3] = 1                # below the limit
+    finder.limit_rows(5, 15)
+    assert finder.find(1) == 1 and finder.stats[0][AREA] == 40
+    finder.limit_rows(0, 20)
+    assert finder.find(1) == 3

@@ -135,6 +135,9 @@ class ChannelAnalyzer:
             validate_regions(key)  # raises before anything changes
             self.n_areas = rasterize_areas(key, self.labels, self.any_area)
             grow_mask(self.any_area, self.analysis_margin, self.analysis_mask)
+            rows = np.flatnonzero(self.analysis_mask.any(axis=1))
+            # Foreground only appears where the model looks: blobs skip the other rows.
+            self._blobs.limit_rows(int(rows[0]) if rows.size else 0, int(rows[-1]) + 1 if rows.size else 0)
             self._regions_key = key
         if params != self.params:
             self._model.set_params(params)

@@ -77,7 +77,7 @@ def _union(parent, a, b):
 
 
 @njit(cache=True, nogil=True)
-def _find_blobs(flat, words, height, width, min_pixels, runs, parent, comp, acc, stats, info):
+def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, parent, comp, acc, stats, info):
     """Label 8-connected components of a 0/1 image and keep those >= min_pixels.
 
     flat:   uint8 (>= H*W,) the image, C order (nonzero = foreground).
@@ -86,9 +86,10 @@ def _find_blobs(flat, words, height, width, min_pixels, runs, parent, comp, acc,
     parent: int32 (R,) scratch; comp: int32 (R,) scratch; acc: int64 (R, N_STATS) scratch.
     stats:  int64 (M, N_STATS) out, one row per kept blob, in raster order of first pixel.
     info:   int64 (3,) out: [components, kept blobs, blobs dropped for lack of room].
+    Only rows row_lo..row_hi-1 are read (the caller knows the rest is empty).
     Returns the number of kept blobs.
     """
-    n_pix = height * width
+    n_pix = row_hi * width
     n_words = n_pix >> 3          # whole words; a tail of < 8 pixels goes byte by byte
     n_runs = 0
     cur_row = -2
@@ -96,7 +97,7 @@ def _find_blobs(flat, words, height, width, min_pixels, runs, parent, comp, acc,
     prev_start = 0
     prev_end = 0
     j = 0
-    i = 0
+    i = row_lo * width
     while i < n_pix:
         if (i & 7) == 0:
             # Skip empty words, four at a time: most of a frame is background.
@@ -222,6 +223,13 @@ class BlobFinder:
         self.stats = np.zeros((max_blobs, N_STATS), np.int64)
         self.info = np.zeros(3, np.int64)
         self.count = 0
+        self.row_lo, self.row_hi = 0, self.height
+
+    def limit_rows(self, row_lo: int, row_hi: int) -> None:
+        """Read only rows row_lo..row_hi-1 from now on (the foreground stage never writes elsewhere)."""
+        if not 0 <= row_lo <= row_hi <= self.height:
+            raise ValueError(f"row range {row_lo}..{row_hi} outside 0..{self.height}")
+        self.row_lo, self.row_hi = int(row_lo), int(row_hi)
 
     def find(self, min_pixels: int, image: np.ndarray | None = None) -> int:
         """Blobs of `image` (default: self.image) with at least min_pixels; rows in self.stats[:n]."""
@@ -229,7 +237,8 @@ class BlobFinder:
             if image.shape != self.image.shape:
                 raise ValueError(f"foreground is {image.shape}, blob finder was made for {self.image.shape}")
             self.image[...] = image  # deliberate copy: callers outside the analyzer hand arbitrary arrays
-        self.count = _find_blobs(self._flat, self._words, self.height, self.width, int(min_pixels),
+        self.count = _find_blobs(self._flat, self._words, self.height, self.width, self.row_lo, self.row_hi,
+                                 int(min_pixels),
                                  self._runs, self._parent, self._comp, self._acc, self.stats, self.info)
         return self.count
 
