@@ -1,10 +1,190 @@
-"""`nvr bench`: placeholder until its issue lands."""
+"""`nvr bench`: how well, at what cost per frame, and how many channels in real time.
+
+    nvr bench accuracy SEQUENCE_DIR... [--json] [--param name=value ...] [--warmup N]
+    nvr bench throughput --source FILE --channels N [--seconds S] [--analysis-width W]
+                         [--json] [--find-capacity]
+
+Every figure is printed next to its baseline measured in the same run (the
+OpenCV pipelines for accuracy, decode-only for throughput), because
+absolute figures drift on shared machines. Tables go to stdout, `--json`
+gives one object per line for machines, and a progress line appears on
+stderr only when it is a terminal. The engine is `firmware.bench`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+from firmware.cli import UserError
+
+PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_level", "minimum_target_size")
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="(not yet available)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("bench", help="accuracy and channel capacity against baselines, in the same run",
+                       description=__doc__.split("\n\n")[0])
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,throughput}")
+
+    a = bsub.add_parser("accuracy", help="F-measure and cost per frame on sequences with ground-truth masks")
+    a.add_argument("sequences", nargs="+", metavar="SEQUENCE_DIR",
+                   help="directory with a video (input.mp4) and groundtruth.npz (masks N x H x W)")
+    a.add_argument("--json", action="store_true", help="one JSON object per sequence, then a summary line")
+    a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
+    a.add_argument("--warmup", type=int, default=30, metavar="N", help="frames not scored at the start (30)")
+    a.add_argument("--no-baselines", action="store_true", help="skip the OpenCV baselines")
+    a.set_defaults(func=run)
+
+    t = bsub.add_parser("throughput", help="frames/s of N channels, decode-only vs full pipeline, and capacity")
+    t.add_argument("--source", required=True, metavar="FILE", help="recording every channel replays (looped)")
+    t.add_argument("--channels", type=int, required=True, metavar="N", help="channels to run at full speed")
+    t.add_argument("--seconds", type=float, default=10.0, metavar="S",
+                   help="wall seconds per measurement (10)")
+    t.add_argument("--analysis-width", type=int, default=None, metavar="W",
+                   help="analysis width (integer downscale of the source; default full size)")
+    t.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    t.add_argument("--find-capacity", action="store_true",
+                   help="then search the most channels that run in real time with no overruns or drops")
+    t.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise SystemExit("error: nvr bench is not available yet")
+    if args.bench_command == "accuracy":
+        return _accuracy(args)
+    return _throughput(args)
+
+
+# ---------------------------------------------------------------- accuracy
+
+def parse_params(pairs: list[str]):
+    """`name=value` strings -> HeatMapParams; UserError naming the fix."""
+    from vca.params import HeatMapParams
+
+    values: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in PARAM_NAMES:
+            raise UserError(f"--param {pair!r}: use NAME=VALUE with NAME one of {', '.join(PARAM_NAMES)}")
+        try:
+            v = int(value)
+        except ValueError:
+            v = -1
+        if not 0 <= v <= 100:
+            raise UserError(f"--param {pair!r}: the value must be a whole number 0..100")
+        values[name] = v
+    return HeatMapParams(**values)
+
+
+def _accuracy(args) -> int:
+    from firmware.bench.accuracy import SequenceError, evaluate, open_sequence, summarize
+    from firmware.bench.progress import Progress
+
+    if args.warmup < 0:
+        raise UserError(f"--warmup {args.warmup}: give 0 or more frames")
+    params = parse_params(args.param)
+    try:
+        seqs = [open_sequence(d) for d in args.sequences]  # every directory checked before any work
+    except SequenceError as e:
+        raise UserError(str(e)) from None
+    baselines = not args.no_baselines
+    if baselines:
+        from firmware.bench.baselines import BaselinesUnavailable, load_cv2
+        try:
+            load_cv2()
+        except BaselinesUnavailable as e:
+            print(e, file=sys.stderr)
+            baselines = False
+    passes = 3 if baselines else 1
+    results = []
+    with Progress(sum(len(s.masks) for s in seqs) * passes, "accuracy") as bar:
+        for s in seqs:
+            bar.set_label(s.name)
+            try:
+                r = evaluate(s, params, args.warmup, baselines, bar.advance)
+            except SequenceError as e:
+                raise UserError(str(e)) from None
+            # A video longer than its masks: the extra frames also ran.
+            bar.add_total((r.frames - len(s.masks)) * passes)
+            results.append(r)
+            if args.json:
+                print(json.dumps(r.as_json()), flush=True)
+    summary = summarize(results)
+    if args.json:
+        summary["params"] = dataclasses.asdict(params)
+        summary["warmup"] = args.warmup
+        print(json.dumps({"summary": summary}), flush=True)
+    else:
+        _accuracy_table(results, summary, params, args.warmup)
+    return 0
+
+
+def _accuracy_table(results, summary, params, warmup) -> None:
+    names = sorted({k for r in results for k in r.baselines})
+    cols = ["ours", *names]
+    head = f"{'sequence':<16} {'size':>9} {'scored':>6}"
+    for c in cols:
+        head += f" | {c[:15]:>15} {'P':>5} {'R':>5} {'us/fr':>7}"
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        row = f"{r.sequence[:16]:<16} {f'{r.width}x{r.height}':>9} {r.scored:>6}"
+        for s in [r.ours, *(r.baselines[n] for n in names)]:
+            row += f" | {'F ' + format(s.f_measure, '.3f'):>15} {s.precision:5.3f} {s.recall:5.3f} {s.us_per_frame:7.0f}"
+        print(row)
+    mf, mu = summary["mean_f_measure"], summary["mean_us_per_frame"]
+    row = f"{'mean':<16} {'':>9} {'':>6}"
+    for c in cols:
+        row += f" | {'F ' + format(mf[c], '.3f'):>15} {'':>5} {'':>5} {mu[c]:7.0f}"
+    print(row)
+    p = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(params).items())
+    print(f"parameters: {p}; first {warmup} frames not scored; us/fr = median cost of a whole step, one thread")
+    if names:
+        print(f"ours >= best baseline on {summary['ours_at_least_best_baseline']} of {len(results)} sequences; "
+              f"speed vs ours: " + ", ".join(f"{n} {mu[n] / max(mu['ours'], 1e-9):.1f}x slower" for n in names))
+
+
+# ---------------------------------------------------------------- throughput
+
+def _throughput(args) -> int:
+    from firmware.bench.throughput import ThroughputError, measure
+
+    if args.channels < 1:
+        raise UserError(f"--channels {args.channels}: give at least 1")
+    if not args.seconds > 0:
+        raise UserError(f"--seconds {args.seconds:g}: give a positive number of seconds")
+    if args.analysis_width is not None and args.analysis_width < 8:
+        raise UserError(f"--analysis-width {args.analysis_width}: give at least 8 pixels, or omit it")
+    try:
+        report = measure(args.source, args.channels, args.seconds, args.analysis_width, args.find_capacity)
+    except ThroughputError as e:
+        raise UserError(str(e)) from None
+    if args.json:
+        print(json.dumps(report), flush=True)
+    else:
+        _throughput_table(report)
+    return 0
+
+
+def _throughput_table(r: dict) -> None:
+    rows = [
+        ("source", f"{r['source']} ({r['width']}x{r['height']} analysed, {r['fps']:g} fps)"),
+        ("channels", f"{r['channels']} (one decoding thread each, {r['cores']} cores)"),
+        ("decode only", f"{r['decode_fps']:.0f} frames/s"),
+        ("full pipeline", f"{r['pipeline_fps']:.0f} frames/s"),
+        ("pipeline / decode", f"{r['pipeline_to_decode_ratio']:.2f}"),
+        ("real time", f"{r['realtime_channels_25fps']:.1f} channels at 25 fps (pipeline frames/s / 25)"),
+        ("cost per frame", f"median {r['median_us']:.0f} us, p99 {r['p99_us']:.0f} us, "
+                           f"budget {r['budget_us']:.0f} us"),
+        ("overruns / skipped", f"{r['overruns']} / {r['skipped']}"),
+        ("drops", f"{r['drops']}"),
+        ("memory", f"RSS {r['rss_mb']:.0f} MB; analyzer state {r['analyzer_mb']:.2f} MB per channel"),
+    ]
+    if "capacity" in r:
+        c = r["capacity"]
+        rows.append(("realtime capacity", f"{c['channels']} channels at {r['fps']:g} fps with no overruns "
+                                          f"or drops for {r['seconds']:g} s (limit: {c['limit']})"))
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{w}}  {v}")
