@@ -191,7 +191,9 @@ def build_report(
 
 def _no_data(store: SqliteStatistics, channel: int, report_type: str, start: datetime, end: datetime) -> str:
     span = store.data_span(channel)
-    what = f"channel {channel} has no statistics for the {report_type} report {start:%Y-%m-%d}..{end - timedelta(days=1):%Y-%m-%d}"
+    last = end - timedelta(days=1)
+    days = f"{start:%Y-%m-%d}" if last == start else f"{start:%Y-%m-%d} to {last:%Y-%m-%d}"
+    what = f"channel {channel} has no statistics for the {report_type} report of {days}"
     if span is None:
         return f"{what} (it has none at all yet)"
     first, last = from_clock(span[0]), from_clock(span[1] - 1)
