@@ -97,3 +97,10 @@ def test_ids_are_never_reused():
         seen.extend(s.tracker.live_ids())
     assert sorted(set(seen)) == [1, 2, 3]
     assert np.all(np.diff([i for i in seen]) >= 0)
+
+
+def test_newcomer_in_two_pieces_is_one_track():
+    s = Scene()
+    for f in range(10):
+        s.frame(f * DT, (40, 20, 12, 16), (42, 40, 8, 10))
+    assert s.tracker.live_ids() == [1]

@@ -19,7 +19,8 @@ Per frame, in this order:
    track's last box, belongs to that track (one person split into torso
    and legs is one target). The track's
    box becomes the union, so its footprint stays at the feet.
-5. New tracks: each remaining blob starts a track (while slots are free).
+5. New tracks: each remaining blob starts a track (while slots are free),
+   taking along the remaining blobs that touch its grown box (step 4 rule).
 
 Merges: when two tracks meet one blob, the blob goes to one of them; the
 other is not refreshed but stays alive for the grace time, so when the two
@@ -224,6 +225,20 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
         trf[i, T_BORN] = now
         trf[i, T_SEEN] = now
         trf[i, T_CREDIT] = 0.0
+        # Pieces of one newcomer (torso, legs) found on the same frame are one track.
+        m = int(FRAGMENT_MARGIN * max(stats[b, X1] - stats[b, X0] + 1, stats[b, Y1] - stats[b, Y0] + 1))
+        for b2 in range(b + 1, n_blobs):
+            if owner[b2] >= 0:
+                continue
+            if (stats[b2, X0] <= stats[b, X1] + m and stats[b2, X1] >= stats[b, X0] - m
+                    and stats[b2, Y0] <= stats[b, Y1] + m and stats[b2, Y1] >= stats[b, Y0] - m):
+                owner[b2] = i
+                tr[i, T_X0] = min(tr[i, T_X0], stats[b2, X0])
+                tr[i, T_Y0] = min(tr[i, T_Y0], stats[b2, Y0])
+                tr[i, T_X1] = max(tr[i, T_X1], stats[b2, X1])
+                tr[i, T_Y1] = max(tr[i, T_Y1], stats[b2, Y1])
+        tr[i, T_FX] = (tr[i, T_X0] + tr[i, T_X1]) // 2
+        tr[i, T_FY] = tr[i, T_Y1]
 
     active = 0
     for i in range(n_tracks):
