@@ -102,5 +102,5 @@ def test_ids_are_never_reused():
 def test_newcomer_in_two_pieces_is_one_track():
     s = Scene()
     for f in range(10):
-        s.frame(f * DT, (40, 20, 12, 16), (42, 40, 8, 10))
+        s.frame(f * DT, (40, 20, 12, 16), (42, 38, 8, 10))   # 2-row gap < 16 / 4
     assert s.tracker.live_ids() == [1]
