@@ -9,6 +9,7 @@ the other model's grid the same way). Buckets without analysed time read
 """
 from __future__ import annotations
 
+import io
 from typing import BinaryIO
 
 from openpyxl import Workbook
@@ -38,7 +39,11 @@ def write_xlsx(report: Report, out: BinaryIO) -> None:
     _summary(wb.active, report)
     _time_sheet(wb.create_sheet("Time heat map"), report)
     _space_sheet(wb.create_sheet("Space heat map"), report)
-    wb.save(out)
+    # Build in memory, then one write: openpyxl's zip writer left half-closed on a
+    # full device would complain at garbage collection; a report is well under 1 MB.
+    buf = io.BytesIO()
+    wb.save(buf)
+    out.write(buf.getvalue())
 
 
 def _bucket_label(report: Report, start) -> str:
