@@ -31,7 +31,8 @@ def check_directory(directory: str | os.PathLike, what: str = "export device") -
     """The directory, if it exists and can be written to; else ExportError."""
     d = Path(directory)
     if not d.exists():
-        raise ExportError(f"{what} {d} is not present; insert it or set appliance.export_device")
+        fix = "insert it or set appliance.export_device" if what == "export device" else "create it first"
+        raise ExportError(f"{what} {d} is not present; {fix}")
     if not d.is_dir():
         raise ExportError(f"{what} {d} is not a directory; choose a directory")
     if not os.access(d, os.W_OK | os.X_OK):
