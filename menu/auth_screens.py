@@ -68,13 +68,16 @@ def login(console: Console, store: PasswordStore, guard: LoginGuard) -> bool:
             ok = store.check(user, password)
         except PasswordError as e:
             console.say(f"Login impossible: {e}")
-            return False
+            try:
+                console.ask("Press Enter to retry> ")
+            except Cancelled:
+                pass
+            continue
         if ok:
             guard.succeeded()
             log.info("console: %s logged in", user)
             return True
         log.warning("console: failed login for %r", user[:32])
-        console.io.discard_input()
         if guard.failed():
             console.say(f"Login incorrect. Console locked for {guard.lockout_seconds:.0f} s "
                         f"after {guard.max_failures} failed logins.")

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from firmware.config import HeatMapConfig
 from firmware.service import ServiceError
 from menu import render
-from menu.forms import LEAVE, Console, Item, Menu
-from menu.lineio import Cancelled
+from menu.forms import Console, Item, Menu, whole_number
 
 MAX_AREAS = 8    # the seed's device limits; the service has the last word
 MAX_POINTS = 10
@@ -177,8 +176,9 @@ def _pick_area(console: Console, d: Draft, verb: str) -> int | None:
         answer = console.ask(f"{verb} area [1-{n}]> ").strip()
         if not answer:
             return None
-        if answer.isdigit() and 1 <= int(answer) <= n:
-            return int(answer) - 1
+        k = whole_number(answer)
+        if k is not None and 1 <= k <= n:
+            return k - 1
         console.say(f"Refused: choose an area from 1 to {n}.")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -29,6 +30,11 @@ log = logging.getLogger(__name__)
 LEAVE = object()  # a handler's return value: close the menu it was chosen from
 
 Text = str | Callable[[Any], str]
+
+
+def whole_number(text: str) -> int | None:
+    """An ASCII whole number, or None (str.isdigit also accepts "²", which int() refuses)."""
+    return int(text) if re.fullmatch(r"-?[0-9]{1,9}", text) else None
 
 
 def _text(t: Text, state: Any) -> str:
@@ -83,19 +89,21 @@ class Console:
                 if menu.may_leave is None or menu.may_leave(self, state):
                     return
                 continue
-            if not answer.isdigit() or not 1 <= int(answer) <= len(items):
+            n = whole_number(answer)
+            if n is None or not 1 <= n <= len(items):
                 if answer:
                     self.say(f"No item {answer!r}: choose 0 to {len(items)}.")
                 continue
+            item = items[n - 1]
             try:
-                if items[int(answer) - 1].run(self, state) is LEAVE:
+                if item.run(self, state) is LEAVE:
                     return
             except Cancelled:
                 self.say("Cancelled.")
             except (IdleLogout, Hangup):
                 raise
             except Exception as e:  # a firmware fault must not take the console down
-                log.exception("console: %s failed", _text(items[int(answer) - 1].label, state))
+                log.exception("console: %s failed", _text(item.label, state))
                 self.say(f"Internal error ({type(e).__name__}): {str(e)[:60]}; see the appliance log.")
 
     def choose(self, title: str, options: Sequence[tuple[int, str]], back: str = "Back") -> int | None:
@@ -112,8 +120,8 @@ class Console:
                 return None
             if answer == "0":
                 return None
-            if answer.isdigit() and int(answer) in numbers:
-                return int(answer)
+            if whole_number(answer) in numbers:
+                return whole_number(answer)
             if answer:
                 self.say(f"No item {answer!r}: choose one of {', '.join(str(n) for n, _ in options)} or 0.")
 
@@ -127,8 +135,9 @@ class Console:
             answer = self.ask(f"{label} [{lo}-{hi}] ({current})> ").strip()
             if not answer:
                 return current
-            if answer.lstrip("-").isdigit() and lo <= int(answer) <= hi:
-                return int(answer)
+            n = whole_number(answer)
+            if n is not None and lo <= n <= hi:
+                return n
             self.say(f"Refused: {label} must be a whole number from {lo} to {hi}.")
 
     def ask_on_off(self, label: str, current: bool) -> bool:

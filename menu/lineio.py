@@ -134,7 +134,3 @@ class LineEditor:
                 self._last_input = time.monotonic()
                 self._chars.extend(self._decoder.decode(data))
                 return
-
-    def discard_input(self) -> None:
-        """Forget type-ahead (after a login failure, so pasted guesses are not replayed)."""
-        self._chars.clear()

@@ -47,6 +47,10 @@ def serve(
             if stop.is_set():
                 break  # the port was closed under us by shutdown
             log.exception("console %s: session failed; restarting it", port.description)
+            try:
+                port.write(b"\r\nConsole fault: restarting the session.\r\n")
+            except Exception:
+                pass  # the port itself may be what failed
             stop.wait(1.0)  # a persistent fault must not spin
         else:
             port.hang_up()
