@@ -18,7 +18,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -84,6 +84,8 @@ class Walker:
 
 @dataclass(frozen=True)
 class Furniture:
+    """A static shape of the room, drawn into the background only (never in front of a walker)."""
+
     kind: str  # shelf | counter | plant | door | window | poster | bench
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
     luma: float
@@ -91,6 +93,8 @@ class Furniture:
 
 @dataclass(frozen=True)
 class Scene:
+    """Everything a clip is made from; the truth is a function of this alone."""
+
     name: str
     description: str
     seconds: float
