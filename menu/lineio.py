@@ -97,7 +97,9 @@ class LineEditor:
 
     def _filter(self, ch: str) -> str | None:
         if self._escape:
-            return self._in_escape(ch)
+            if ch >= " " or ch == "\x1b":
+                return self._in_escape(ch)
+            self._escape = 0  # a control byte cuts a sequence short and counts itself (CR, Ctrl-C)
         after_cr, self._after_cr = self._after_cr, ch == "\r"
         if ch == "\n" and after_cr:
             return None  # the LF of a CRLF
@@ -116,8 +118,8 @@ class LineEditor:
         if self._escape == 1:
             self._escape = {"[": 2, "O": 3}.get(ch, 0)
         elif self._escape == 2:
-            if 0x40 <= code <= 0x7E or code < 0x20:
-                self._escape = 0  # a CSI ends at its final byte (or at a stray control)
+            if 0x40 <= code <= 0x7E:
+                self._escape = 0  # a CSI ends at its final byte
         else:
             self._escape = 0
         return None

@@ -187,3 +187,41 @@ def test_random_bytes_never_crash_the_editor(data):
     for line in lines:
         assert len(line) <= MAX_LINE
         assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in line)
+
+
+def test_stdio_console_on_a_terminal_edits_lines_itself_and_restores_the_terminal():
+    import termios
+
+    from hal.console import StdioPort
+
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    with os.fdopen(slave, "rb", buffering=0, closefd=False) as fin, \
+            os.fdopen(slave, "wb", buffering=0, closefd=False) as fout:
+        port = StdioPort(fin, fout)
+        lflag = termios.tcgetattr(slave)[3]
+        assert not lflag & (termios.ICANON | termios.ECHO)
+        assert lflag & termios.ISIG  # Ctrl-C in the appliance's own terminal still stops it
+        os.write(master, b"ab\x7fc\r")
+        assert LineEditor(port).read_line("> ") == "ac"
+        # The terminal's own output processing may add a CR before the LF; harmless.
+        assert drain(master).replace(b"\r\r\n", b"\r\n") == b"> ab\b \bc\r\n"
+        port.close()
+    assert termios.tcgetattr(slave) == before
+    os.close(slave)
+    os.close(master)
+
+
+def test_stdio_console_end_of_input_is_a_lasting_hang_up():
+    from hal.console import StdioPort
+
+    r, w = os.pipe()
+    os.write(w, b"last\n")
+    os.close(w)
+    with os.fdopen(r, "rb", buffering=0) as fin, open(os.devnull, "wb") as fout:
+        port = StdioPort(fin, fout)
+        ed = LineEditor(port)
+        assert ed.read_line("> ") == "last"
+        with pytest.raises(Hangup):
+            ed.read_line("> ")
+        assert not port.wait_peer(0.05)
