@@ -49,11 +49,15 @@ def generate_year(state_dir: Path, channel: int = 1, seed: int = 0) -> dict[str,
     rate, mean_dwell = floor_plan()
     t0 = int(to_clock(datetime(YEAR, 1, 1)))
     n_days = 365
-    hour_of_day = np.arange(24)
-    traffic = np.where((hour_of_day >= 8) & (hour_of_day < 21), 0.4 + np.sin((hour_of_day - 8) / 13 * np.pi), 0.0)
+    open_hours = np.arange(8, 21)
+    # Closed hours are all zeros; only open hours are drawn (half the random numbers).
+    traffic = 0.4 + np.sin((open_hours - 8) / 13 * np.pi)
     lam = rate[None, None] * traffic[None, :, None, None] * rng.uniform(0.6, 1.4, (n_days, 1, 1, 1))
-    visits = rng.poisson(lam).astype(np.int64)                        # (days, 24, rows, cols)
-    dwell_ms = np.rint(visits * mean_dwell * rng.gamma(4.0, 250.0, visits.shape)).astype(np.int64)
+    busy = rng.poisson(lam).astype(np.int64)                          # (days, 13, rows, cols)
+    visits = np.zeros((n_days, 24, ROWS, COLS), np.int64)
+    visits[:, open_hours] = busy
+    dwell_ms = np.zeros_like(visits)
+    dwell_ms[:, open_hours] = np.rint(busy * mean_dwell * rng.gamma(4.0, 250.0, busy.shape))
     area_visits = np.stack([visits[..., 4:34, 3:61].sum((-1, -2)), visits[..., 22:34, 45:61].sum((-1, -2))], -1)
     area_dwell = np.stack([dwell_ms[..., 4:34, 3:61].sum((-1, -2)), dwell_ms[..., 22:34, 45:61].sum((-1, -2))], -1)
     totals_v = visits.sum((-1, -2))
