@@ -482,6 +482,39 @@ def encode(scene: Scene, path: Path, frames: int | None = None) -> Path:
     return path
 
 
+# The demo replays a whole simulated day per channel; at 640x360 and 25 fps
+# that is 2.2 million frames a channel, so the demo uses what a DVR's
+# analytics sub-stream carries instead: the same scene at half size, 5 fps.
+SUBSTREAM_STEP = 5   # keep every 5th frame: 25 fps -> 5 fps
+SUBSTREAM_DIR = OUT_DIR / "substream"
+
+
+def encode_substream(scene: Scene, path: Path, frames: int | None = None) -> Path:
+    """Encode `scene` at WIDTH/2 x HEIGHT/2 and FPS/SUBSTREAM_STEP (2x2 area average)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = WIDTH // 2, HEIGHT // 2
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=FPS // SUBSTREAM_STEP, options=dict(X264_OPTIONS))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.codec_context.thread_count = 1
+        for i, img in enumerate(render_frames(scene, frames)):
+            if i % SUBSTREAM_STEP:
+                continue
+            planes = (img[:HEIGHT], img[HEIGHT:HEIGHT * 5 // 4].reshape(HEIGHT // 2, WIDTH // 2),
+                      img[HEIGHT * 5 // 4:].reshape(HEIGHT // 2, WIDTH // 2))
+            half = [((p[0::2, 0::2].astype(np.uint16) + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2] + 2) // 4)
+                    .astype(np.uint8) for p in planes]
+            small = np.concatenate([half[0], half[1].reshape(h // 4, w), half[2].reshape(h // 4, w)])
+            frame = av.VideoFrame.from_ndarray(small, format="yuv420p")
+            frame.pts = i // SUBSTREAM_STEP
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
 def generate(scene: Scene, out_dir: Path, frames: int | None = None) -> tuple[Path, Path]:
     """Write NAME.mp4 and NAME.truth.json into out_dir; return both paths."""
     out_dir = Path(out_dir)
@@ -655,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help=f"scenes to build (default all: {', '.join(SCENES)})")
     ap.add_argument("--out", type=Path, default=OUT_DIR, help="output directory (default data/samples)")
     ap.add_argument("--seconds", type=float, help="only the first SECONDS of each clip (for a quick look)")
+    ap.add_argument("--substream", action="store_true",
+                    help=f"write the demo's sub-stream clips ({WIDTH // 2}x{HEIGHT // 2}, "
+                         f"{FPS // SUBSTREAM_STEP} fps) into data/samples/substream instead")
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in SCENES]
     if unknown:
@@ -662,6 +698,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     frames = None if args.seconds is None else int(round(args.seconds * FPS))
     for name in args.names or list(SCENES):
+        if args.substream:
+            out_dir = SUBSTREAM_DIR if args.out == OUT_DIR else args.out
+            vpath = encode_substream(SCENES[name], out_dir / f"{name}.mp4", frames)
+            print(f"{vpath.name}: {vpath.stat().st_size / 1e6:.2f} MB")
+            continue
         vpath, tpath = generate(SCENES[name], args.out, frames)
         print(f"{vpath.name}: {vpath.stat().st_size / 1e6:.2f} MB, {tpath.name}: {tpath.stat().st_size / 1e3:.0f} kB")
     return 0
