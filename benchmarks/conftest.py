@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from firmware.clock import to_clock
-from firmware.migrations import encode_counts
+from firmware.migrations import DWELL_UNITS, encode_counts
 from firmware.stats import Layout
 from firmware.store import FILENAME, SqliteStatistics, layout_to_json
 
@@ -56,12 +56,12 @@ def generate_year(state_dir: Path, channel: int = 1, seed: int = 0) -> dict[str,
     busy = rng.poisson(lam).astype(np.int64)                          # (days, 13, rows, cols)
     visits = np.zeros((n_days, 24, ROWS, COLS), np.int64)
     visits[:, open_hours] = busy
-    dwell_ms = np.zeros_like(visits)
-    dwell_ms[:, open_hours] = np.rint(busy * mean_dwell * rng.gamma(4.0, 250.0, busy.shape))
+    dwell_cs = np.zeros_like(visits)
+    dwell_cs[:, open_hours] = np.rint(busy * mean_dwell * rng.gamma(4.0, 25.0, busy.shape))
     area_visits = np.stack([visits[..., 4:34, 3:61].sum((-1, -2)), visits[..., 22:34, 45:61].sum((-1, -2))], -1)
-    area_dwell = np.stack([dwell_ms[..., 4:34, 3:61].sum((-1, -2)), dwell_ms[..., 22:34, 45:61].sum((-1, -2))], -1)
+    area_dwell = np.stack([dwell_cs[..., 4:34, 3:61].sum((-1, -2)), dwell_cs[..., 22:34, 45:61].sum((-1, -2))], -1)
     totals_v = visits.sum((-1, -2))
-    totals_d = dwell_ms.sum((-1, -2)) / 1000.0
+    totals_d = dwell_cs.sum((-1, -2)) / DWELL_UNITS
 
     zero_grid = encode_counts(np.zeros(ROWS * COLS, np.int64))
     zero_areas = encode_counts(np.zeros(2, np.int64))
@@ -74,27 +74,27 @@ def generate_year(state_dir: Path, channel: int = 1, seed: int = 0) -> dict[str,
         for h in range(24):
             hours.append((
                 channel, t0 + d * 86400 + h * 3600, 1,
-                enc(visits[d, h], zero_grid), enc(dwell_ms[d, h], zero_grid),
+                enc(visits[d, h], zero_grid), enc(dwell_cs[d, h], zero_grid),
                 enc(area_visits[d, h], zero_areas), enc(area_dwell[d, h], zero_areas),
                 int(totals_v[d, h]), float(totals_d[d, h]), 3600.0, 0,
             ))
     days = [
-        (channel, t0 + d * 86400, 1, encode_counts(visits[d].sum(0)), encode_counts(dwell_ms[d].sum(0)),
+        (channel, t0 + d * 86400, 1, encode_counts(visits[d].sum(0)), encode_counts(dwell_cs[d].sum(0)),
          encode_counts(area_visits[d].sum(0)), encode_counts(area_dwell[d].sum(0)),
          int(totals_v[d].sum()), float(totals_d[d].sum()), 86400.0, 0, 24, 24)
         for d in range(n_days)
     ]
     with sqlite3.connect(state_dir / FILENAME) as conn:
         conn.execute("INSERT OR IGNORE INTO layouts (layout_id, spec) VALUES (1, ?)", (layout_to_json(LAYOUT),))
-        conn.executemany("INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_ms, area_visits,"
-                         " area_dwell_ms, visits_total, dwell_total, analysed_seconds, scene_changes)"
+        conn.executemany("INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_cs, area_visits,"
+                         " area_dwell_cs, visits_total, dwell_total, analysed_seconds, scene_changes)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", hours)
-        conn.executemany("INSERT INTO days (channel, day_start, layout_id, visits, dwell_ms, area_visits,"
-                         " area_dwell_ms, visits_total, dwell_total, analysed_seconds, scene_changes, hours,"
+        conn.executemany("INSERT INTO days (channel, day_start, layout_id, visits, dwell_cs, area_visits,"
+                         " area_dwell_cs, visits_total, dwell_total, analysed_seconds, scene_changes, hours,"
                          " hours_with_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", days)
     with sqlite3.connect(state_dir / FILENAME) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {"visits": visits, "dwell_ms": dwell_ms, "totals_v": totals_v}
+    return {"visits": visits, "dwell_cs": dwell_cs, "totals_v": totals_v}
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ import numpy as np
 
 from firmware.clock import from_clock, to_clock
 from firmware.config import PARAMETER_KEYS
+from firmware.migrations import DWELL_UNITS
 from firmware.stats import Layout
 from firmware.store import SqliteStatistics
 
@@ -149,9 +150,9 @@ def build_report(
     bounds = np.array([to_clock(b.end) for b in buckets])
     shape = (layout.grid_rows, layout.grid_columns)
     visits = np.zeros(shape[0] * shape[1], np.int64)
-    dwell_ms = np.zeros_like(visits)
+    dwell_cs = np.zeros_like(visits)
     area_visits = np.zeros(len(layout.regions), np.int64)
-    area_dwell_ms = np.zeros_like(area_visits)
+    area_dwell_cs = np.zeros_like(area_visits)
     excluded = 0
     for r in rows:
         b = buckets[int(np.searchsorted(bounds, r.start, side="right"))]
@@ -163,9 +164,9 @@ def build_report(
             excluded += r.hours_with_data
             continue
         visits += r.visits()
-        dwell_ms += r.dwell_ms()
+        dwell_cs += r.dwell_cs()
         area_visits += r.area_visits()
-        area_dwell_ms += r.area_dwell_ms()
+        area_dwell_cs += r.area_dwell_cs()
 
     return Report(
         channel=channel,
@@ -176,9 +177,9 @@ def build_report(
         end=end,
         layout=layout,
         visits=visits.reshape(shape),
-        dwell=(dwell_ms / 1000.0).reshape(shape),
+        dwell=(dwell_cs / DWELL_UNITS).reshape(shape),
         area_visits=area_visits,
-        area_dwell=area_dwell_ms / 1000.0,
+        area_dwell=area_dwell_cs / DWELL_UNITS,
         buckets=buckets,
         visits_total=sum(b.visits for b in buckets),
         dwell_total=sum(b.dwell_seconds for b in buckets),

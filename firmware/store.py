@@ -4,7 +4,7 @@ File: ``<state_dir>/statistics.sqlite3`` (standard-library `sqlite3`).
 
 What is kept
     One row per (channel, hour of appliance time, layout) in ``hours``: the visits
-    grid, the dwell grid (integer milliseconds), per-area visits and dwell, and the
+    grid, the dwell grid (integer centiseconds), per-area visits and dwell, and the
     totals (visits, dwell seconds, seconds analysed, scene changes). ``days`` holds
     the same sums per (channel, day, layout), recomputed from that day's hours in
     the same transaction whenever one of them changes, so weekly..annual reports
@@ -12,10 +12,11 @@ What is kept
     of each channel is kept for pictures, and channel names for reports.
 
 Size
-    Grids are zlib-compressed narrowed integers (see `firmware.migrations`). A
-    year of a busy 64x36 grid (open 13 h a day, people over most of the floor)
-    takes about 10-20 MB per channel including the daily roll-up, well under the
-    50 MB per channel-year budget; closed hours cost a few dozen bytes.
+    Grids are zlib-compressed narrowed integers (see `firmware.migrations`).
+    Measured per channel-year of a 64x36 grid, daily roll-up included: a busy
+    shop (open 13 h a day, aisles, checkout, entrance) 20 MB; the worst case,
+    every cell visited every hour around the clock, 49 MB; the budget is 50 MB.
+    Hours with nobody cost a few dozen bytes.
 
 Layouts
     A row is keyed by its `Layout` (grid size, areas, parameters, frame sizes),
@@ -52,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.migrations import DAY, HOUR, MigrationError, apply_migrations, decode_counts, encode_counts, rebuild_day
+from firmware.migrations import DAY, DWELL_UNITS, HOUR, MigrationError, apply_migrations, decode_counts, encode_counts, rebuild_day
 from firmware.stats import HourRecord, Layout
 
 FILENAME = "statistics.sqlite3"
@@ -75,23 +76,23 @@ class StoredRow:
     hours: int                  # hour rows summed (1 for an hourly row)
     hours_with_data: int        # of which analysed_seconds > 0
     _visits: bytes
-    _dwell_ms: bytes
+    _dwell_cs: bytes
     _area_visits: bytes
-    _area_dwell_ms: bytes
+    _area_dwell_cs: bytes
 
     def visits(self) -> np.ndarray:
         """int64, flat; reshape to (layout.grid_rows, layout.grid_columns)."""
         return decode_counts(self._visits)
 
-    def dwell_ms(self) -> np.ndarray:
-        """int64 milliseconds, flat."""
-        return decode_counts(self._dwell_ms)
+    def dwell_cs(self) -> np.ndarray:
+        """int64 centiseconds (DWELL_UNITS per second), flat."""
+        return decode_counts(self._dwell_cs)
 
     def area_visits(self) -> np.ndarray:
         return decode_counts(self._area_visits)
 
-    def area_dwell_ms(self) -> np.ndarray:
-        return decode_counts(self._area_dwell_ms)
+    def area_dwell_cs(self) -> np.ndarray:
+        return decode_counts(self._area_dwell_cs)
 
 
 def layout_to_json(layout: Layout) -> str:
@@ -223,13 +224,13 @@ class SqliteStatistics:
         if unit == "hour":
             sql = (
                 "SELECT hour_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
-                " 1, analysed_seconds > 0, visits, dwell_ms, area_visits, area_dwell_ms"
+                " 1, analysed_seconds > 0, visits, dwell_cs, area_visits, area_dwell_cs"
                 " FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start, rowid"
             )
         elif unit == "day":
             sql = (
                 "SELECT day_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
-                " hours, hours_with_data, visits, dwell_ms, area_visits, area_dwell_ms"
+                " hours, hours_with_data, visits, dwell_cs, area_visits, area_dwell_cs"
                 " FROM days WHERE channel = ? AND day_start >= ? AND day_start < ? ORDER BY day_start"
             )
         else:
@@ -284,9 +285,9 @@ class SqliteStatistics:
             raise ValueError(f"area arrays do not match the layout's {n_areas} areas")
         grids = [
             rec.visits.astype(np.int64),
-            np.rint(rec.dwell * 1000.0).astype(np.int64),
+            np.rint(rec.dwell * DWELL_UNITS).astype(np.int64),
             rec.area_visits.astype(np.int64),
-            np.rint(rec.area_dwell * 1000.0).astype(np.int64),
+            np.rint(rec.area_dwell * DWELL_UNITS).astype(np.int64),
         ]
         if any(g.size and g.min() < 0 for g in grids):
             raise ValueError("visits and dwell must be non-negative")
@@ -307,14 +308,14 @@ class SqliteStatistics:
         layout_id = self._layout_id(rec.layout)
         key = (rec.channel, rec.hour_start, layout_id)
         old = self._conn.execute(
-            "SELECT visits, dwell_ms, area_visits, area_dwell_ms, visits_total, dwell_total,"
+            "SELECT visits, dwell_cs, area_visits, area_dwell_cs, visits_total, dwell_total,"
             " analysed_seconds, scene_changes FROM hours WHERE channel = ? AND hour_start = ? AND layout_id = ?",
             key,
         ).fetchone()
         totals = [int(rec.visits_total), float(rec.dwell_total), float(rec.analysed_seconds), int(rec.scene_changes)]
         if old is None:
             self._conn.execute(
-                "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_ms, area_visits, area_dwell_ms,"
+                "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs,"
                 " visits_total, dwell_total, analysed_seconds, scene_changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*key, *(encode_counts(g) for g in grids), *totals),
             )
@@ -322,7 +323,7 @@ class SqliteStatistics:
         summed = [decode_counts(b) + g.reshape(-1) for b, g in zip(old[:4], grids)]
         totals = [a + b for a, b in zip(old[4:], totals)]
         self._conn.execute(
-            "UPDATE hours SET visits = ?, dwell_ms = ?, area_visits = ?, area_dwell_ms = ?, visits_total = ?,"
+            "UPDATE hours SET visits = ?, dwell_cs = ?, area_visits = ?, area_dwell_cs = ?, visits_total = ?,"
             " dwell_total = ?, analysed_seconds = ?, scene_changes = ?"
             " WHERE channel = ? AND hour_start = ? AND layout_id = ?",
             (*(encode_counts(g) for g in summed), *totals, *key),

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from firmware.clock import to_clock
-from firmware.migrations import MIGRATIONS, apply_migrations, decode_counts, encode_counts
+from firmware.migrations import DWELL_UNITS, MIGRATIONS, apply_migrations, decode_counts, encode_counts
 from firmware.stats import HourRecord, Layout
 from firmware.store import FILENAME, SqliteStatistics, StoreError
 
@@ -46,10 +46,10 @@ def reference_days(records: list[HourRecord]) -> dict[tuple[int, int, Layout], d
     out: dict = {}
     for r in records:
         key = (r.channel, r.hour_start - r.hour_start % 86400, r.layout)
-        d = out.setdefault(key, {"visits": 0, "dwell_ms": 0, "visits_total": 0, "dwell_total": 0.0,
+        d = out.setdefault(key, {"visits": 0, "dwell_cs": 0, "visits_total": 0, "dwell_total": 0.0,
                                  "analysed": 0.0, "hours": set()})
         d["visits"] = d["visits"] + r.visits.astype(np.int64)
-        d["dwell_ms"] = d["dwell_ms"] + np.rint(r.dwell * 1000).astype(np.int64)
+        d["dwell_cs"] = d["dwell_cs"] + np.rint(r.dwell * DWELL_UNITS).astype(np.int64)
         d["visits_total"] += r.visits_total
         d["dwell_total"] += r.dwell_total
         d["analysed"] += r.analysed_seconds
@@ -104,7 +104,7 @@ def test_records_add_up_in_the_hour_and_the_day_roll_up_matches_a_plain_sum(tmp_
         for d in days:
             ref = want[(1, d.start, store.layout(d.layout_id))]
             assert np.array_equal(d.visits(), ref["visits"].ravel())
-            assert np.array_equal(d.dwell_ms(), ref["dwell_ms"].ravel())
+            assert np.array_equal(d.dwell_cs(), ref["dwell_cs"].ravel())
             assert d.visits_total == ref["visits_total"]
             assert d.dwell_total == pytest.approx(ref["dwell_total"])
             assert d.analysed_seconds == pytest.approx(ref["analysed"])
@@ -181,10 +181,10 @@ def test_fresh_store_equals_one_upgraded_from_the_first_migration(tmp_path):
     conn.execute("INSERT INTO layouts (spec) VALUES (?)", (layout_to_json(LAYOUT),))
     for r in records:
         conn.execute(
-            "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_ms, area_visits, area_dwell_ms,"
+            "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs,"
             " visits_total, dwell_total, analysed_seconds, scene_changes) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (r.channel, r.hour_start, encode_counts(r.visits), encode_counts(np.rint(r.dwell * 1000)),
-             encode_counts(r.area_visits), encode_counts(np.rint(r.area_dwell * 1000)),
+            (r.channel, r.hour_start, encode_counts(r.visits), encode_counts(np.rint(r.dwell * DWELL_UNITS)),
+             encode_counts(r.area_visits), encode_counts(np.rint(r.area_dwell * DWELL_UNITS)),
              r.visits_total, r.dwell_total, r.analysed_seconds, r.scene_changes),
         )
     conn.close()
@@ -204,7 +204,7 @@ def test_fresh_store_equals_one_upgraded_from_the_first_migration(tmp_path):
     # The backfill produced the same roll-up the live path keeps.
     assert [(d.start, d.visits_total, d.hours) for d in days] == [(d.start, d.visits_total, d.hours) for d in fresh_days]
     for a, b in zip(days, fresh_days):
-        assert np.array_equal(a.visits(), b.visits()) and np.array_equal(a.dwell_ms(), b.dwell_ms())
+        assert np.array_equal(a.visits(), b.visits()) and np.array_equal(a.dwell_cs(), b.dwell_cs())
 
 
 def test_a_store_from_a_newer_firmware_is_refused(tmp_path):
