@@ -140,8 +140,7 @@ def build_report(
         known = ", ".join(str(c) for c in names) or "none yet"
         raise ReportError(f"no channel {channel} in the statistics (channels: {known})")
     t0, t1 = int(to_clock(start)), int(to_clock(end))
-    rows = store.rows(channel, t0, t1, "hour" if report_type == "daily" else "day")
-    layout_id = store.latest_layout(channel, t0, t1)
+    rows, layout_id = store.period(channel, t0, t1, "hour" if report_type == "daily" else "day")
     if layout_id is None or not any(r.analysed_seconds > 0 for r in rows):
         raise ReportError(_no_data(store, channel, report_type, start, end))
     layout = store.layout(layout_id)

@@ -221,6 +221,10 @@ class SqliteStatistics:
 
     def rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
         """Rows of `unit` "hour" or "day" starting in [start, end), ordered by start."""
+        with self._lock:
+            return self._rows(channel, start, end, unit)
+
+    def _rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
         if unit == "hour":
             sql = (
                 "SELECT hour_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
@@ -235,17 +239,32 @@ class SqliteStatistics:
             )
         else:
             raise ValueError(f"unit must be 'hour' or 'day', not {unit!r}")
+        return [StoredRow(*r) for r in self._conn.execute(sql, (channel, start, end))]
+
+    def period(self, channel: int, start: int, end: int, unit: str) -> tuple[list[StoredRow], int | None]:
+        """`rows(...)` and `latest_layout(...)` read from one snapshot.
+
+        One read transaction: a running appliance committing a checkpoint between
+        the two reads cannot hand the report a layout its rows do not have yet.
+        """
         with self._lock:
-            return [StoredRow(*r) for r in self._conn.execute(sql, (channel, start, end))]
+            self._conn.execute("BEGIN")
+            try:
+                return self._rows(channel, start, end, unit), self._latest_layout(channel, start, end)
+            finally:
+                self._conn.execute("COMMIT")
 
     def latest_layout(self, channel: int, start: int, end: int) -> int | None:
         """The layout id in force at the end of [start, end): that of the last hour with data."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT layout_id FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
-                " AND analysed_seconds > 0 ORDER BY hour_start DESC, rowid DESC LIMIT 1",
-                (channel, start, end),
-            ).fetchone()
+            return self._latest_layout(channel, start, end)
+
+    def _latest_layout(self, channel: int, start: int, end: int) -> int | None:
+        row = self._conn.execute(
+            "SELECT layout_id FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
+            " AND analysed_seconds > 0 ORDER BY hour_start DESC, rowid DESC LIMIT 1",
+            (channel, start, end),
+        ).fetchone()
         return None if row is None else row[0]
 
     def layout(self, layout_id: int) -> Layout:

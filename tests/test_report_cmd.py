@@ -94,3 +94,16 @@ def test_a_state_dir_without_statistics_is_one_line_and_stays_empty(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("error: no statistics in ") and "check --state-dir" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_reads_while_the_appliance_keeps_the_store_open_and_writing(tmp_path):
+    rng = np.random.default_rng(22)
+    with SqliteStatistics(tmp_path) as running:
+        running.record(hour_record(4, datetime(2026, 11, 24, 9), rng))
+        r = nvr("--state-dir", tmp_path, "--channel", 4, "--type", "daily", "--date", "2026-11-24", "--json", "-")
+        first = json.loads(r.stdout)["totals"]["visits"]
+        more = hour_record(4, datetime(2026, 11, 24, 9), rng)
+        running.record(more)  # the next checkpoint of the same hour
+        r = nvr("--state-dir", tmp_path, "--channel", 4, "--type", "daily", "--date", "2026-11-24", "--json", "-")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["totals"]["visits"] == first + more.visits_total
