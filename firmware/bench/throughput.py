@@ -1,0 +1,345 @@
+"""How many channels this appliance analyses in real time, measured with its own machinery.
+
+Every run uses the firmware's `Channel` threads over `CaptureInput` +
+`PyAVCapture` (one decoding thread per channel; the channels are the
+parallelism), each channel replaying the same recording looped:
+
+1. decode-only: N channels at full speed with the heat map disabled;
+2. full pipeline: the same N channels with the heat map enabled on an area
+   covering most of the frame. pipeline_fps / decode_fps is the figure that
+   survives a shared machine; pipeline_fps / 25 is how many 25 fps channels
+   that is in real time, if nothing else ran;
+3. with `find_capacity`: the largest N that runs at real-time pacing for the
+   measurement window with no budget overrun and no capture drop, found by
+   doubling from half the estimate of step 2 and then bisecting.
+
+Each run first waits until every channel is analysing (compiled code
+loaded, decoders started) and then counts only inside a window of `seconds`
+wall seconds, so start-up does not count as drops or overruns. Cost per
+frame is read from each channel's `FrameBudget` (the firmware's own meter;
+median of the channels' medians, worst channel p99) against the budget the
+appliance would hand out (`firmware.budget.frame_budget_us`).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+MOST_OF_FRAME = ((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95))
+REALTIME_FPS = 25.0
+START_TIMEOUT = 30.0    # wall seconds for every channel to deliver its first analysed frame
+SETTLE = 0.5            # wall seconds after that before the window opens
+MAX_CHANNELS = 1024     # capacity search ceiling (threads and file handles)
+
+
+class ThroughputError(ValueError):
+    """The measurement cannot run as asked; the message names the fix."""
+
+
+@dataclass(slots=True)
+class RunResult:
+    channels: int
+    seconds: float          # length of the measurement window
+    frames: int             # frames taken from the captures in the window, all channels
+    analysed: int
+    drops: int
+    overruns: int
+    skipped: int
+    median_us: float
+    p99_us: float
+    budget_us: float
+    cpu_share: float        # process CPU seconds / (wall seconds x cores) in the window
+    rss_mb: float
+    min_channel_fps: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def probe_source(source: str, analysis_width: int | None):
+    """Open the source once: its StreamInfo, or ThroughputError naming the fix."""
+    from hal.capture import PyAVCapture
+    from hal.errors import CaptureError
+
+    if not Path(source).is_file():
+        raise ThroughputError(f"--source {source}: no such file; give a recording to replay")
+    try:
+        with PyAVCapture(source, analysis_width=analysis_width, pacing="max", decoder_threads=1) as cap:
+            cap.read()
+            return cap.info
+    except CaptureError as e:
+        raise ThroughputError(f"--source {source}: {e}") from None
+    except ValueError as e:
+        raise ThroughputError(str(e)) from None
+
+
+def run_channels(source: str, n: int, seconds: float, analysis_width: int | None, *, heat_map: bool,
+                 speed: str, fps: float, analytics_share: float = 0.5,
+                 monitor: Callable[[float], None] | None = None) -> RunResult:
+    """Run n channels of `source` through the firmware's Channel and count a window of `seconds`.
+
+    monitor(elapsed_seconds) is called about once a second inside the window.
+    """
+    from firmware.budget import frame_budget_us
+    from firmware.channel import Channel
+    from firmware.config import ChannelConfig, HeatMapConfig
+    from firmware.stats import MemoryStatistics
+    from hal.capture import PyAVCapture
+    from hal.input import CaptureInput
+
+    budget = frame_budget_us([fps] * n, analytics_share)
+    sink = MemoryStatistics()
+    hm = HeatMapConfig(enabled=heat_map, regions=(MOST_OF_FRAME,))
+    channels = []
+    for cid in range(1, n + 1):
+        cfg = ChannelConfig(id=cid, name=f"bench-{cid}", source=source, loop=True,
+                            analysis_width=analysis_width, heat_map=hm)
+
+        def make(source=source):
+            return PyAVCapture(source, loop=True, analysis_width=analysis_width, pacing=speed,
+                               decoder_threads=1)
+        capture = CaptureInput(cid, make, stall_timeout=10.0)
+        # Checkpoints would only add store work to the measurement: one per hour.
+        channels.append(Channel(cfg, capture, sink, budget_us=budget, checkpoint_interval=3600.0,
+                                stop_at=None))
+    try:
+        for c in channels:
+            c.start()
+        _wait_started(channels, heat_map)
+        time.sleep(SETTLE)
+        before = _snapshot(channels)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        end = t0 + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 1.0))
+            if monitor is not None:
+                monitor(time.monotonic() - t0)
+        after = _snapshot(channels)
+        cpu1, t1 = time.process_time(), time.monotonic()
+        rss = rss_mb()
+    finally:
+        for c in channels:
+            c.stop()
+            c.capture.stop()
+        for c in channels:
+            c.join(timeout=10.0)
+    wall = t1 - t0
+    delta = after - before  # (channels, 5): frames, analysed, drops, overruns, skipped
+    stats = [c.budget.stats() for c in channels]
+    meds = [s.median_us for s in stats if s.median_us > 0]
+    return RunResult(
+        channels=n, seconds=wall, frames=int(delta[:, 0].sum()), analysed=int(delta[:, 1].sum()),
+        drops=int(delta[:, 2].sum()), overruns=int(delta[:, 3].sum()), skipped=int(delta[:, 4].sum()),
+        median_us=float(np.median(meds)) if meds else 0.0,
+        p99_us=max((s.p99_us for s in stats), default=0.0), budget_us=budget,
+        cpu_share=(cpu1 - cpu0) / (wall * (os.cpu_count() or 1)), rss_mb=rss,
+        min_channel_fps=float(delta[:, 0].min()) / wall if n else 0.0)
+
+
+def _wait_started(channels, heat_map: bool) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if all((c.counters.analysed if heat_map else c.counters.frames) > 0 for c in channels):
+            return
+        dead = [c for c in channels if not c.alive or c.capture.state == "video_loss"]
+        if dead or time.monotonic() > deadline:
+            c = (dead or channels)[0]
+            why = c.capture.last_error or f"no frame within {START_TIMEOUT:g} s"
+            raise ThroughputError(f"channel {c.config.id} did not start: {why}; check the source "
+                                  "plays with `nvr run`")
+        time.sleep(0.05)
+
+
+def _snapshot(channels) -> np.ndarray:
+    return np.array([(c.counters.frames, c.counters.analysed, c.capture.drops, c.budget.overruns,
+                      c.budget.skipped) for c in channels], np.int64)
+
+
+def rss_mb() -> float:
+    """Resident set size of this process in MB (Linux /proc; ru_maxrss elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def analyzer_bytes(height: int, width: int) -> int:
+    """Bytes of every NumPy array a ChannelAnalyzer for (height, width) holds (shared buffers once)."""
+    from vca.analyzer import ChannelAnalyzer
+
+    return array_bytes(ChannelAnalyzer(height, width))
+
+
+def array_bytes(root) -> int:
+    """Sum of nbytes of the distinct array buffers reachable through attributes of `root`."""
+    seen_objs: set[int] = set()
+    buffers: dict[int, int] = {}
+
+    def visit(obj, depth: int) -> None:
+        if id(obj) in seen_objs or depth > 6:
+            return
+        seen_objs.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            base = obj
+            while isinstance(base.base, np.ndarray):
+                base = base.base
+            buffers[id(base)] = base.nbytes
+            return
+        if isinstance(obj, (list, tuple)):
+            for x in obj:
+                visit(x, depth + 1)
+            return
+        if isinstance(obj, dict):
+            for x in obj.values():
+                visit(x, depth + 1)
+            return
+        fields = getattr(obj, "__dict__", None)
+        if fields is None and hasattr(obj, "__slots__"):
+            fields = {k: getattr(obj, k, None) for k in obj.__slots__}
+        if fields and type(obj).__module__.split(".")[0] in ("vca", "firmware", "hal"):
+            for x in fields.values():
+                visit(x, depth + 1)
+
+    visit(root, 0)
+    return sum(buffers.values())
+
+
+def find_capacity(source: str, seconds: float, analysis_width: int | None, fps: float, start: int,
+                  progress=None) -> dict:
+    """Largest channel count with no overruns and no drops at real-time pacing (doubling, then bisection)."""
+    runs: dict[int, RunResult] = {}
+
+    def ok(n: int) -> bool:
+        r = run_channels(source, n, seconds, analysis_width, heat_map=True, speed="realtime", fps=fps)
+        runs[n] = r
+        if progress is not None:
+            progress(n, r)
+        # A late channel would show as drops; a channel far below its frame
+        # rate without drops is stuck, which is just as much a failure.
+        return r.overruns == 0 and r.drops == 0 and r.min_channel_fps >= 0.9 * fps
+
+    lo, hi = 0, None   # lo passed (0: none did), hi failed (None: none did)
+    n = max(1, min(start, MAX_CHANNELS))
+    if ok(n):
+        lo = n
+        while lo < MAX_CHANNELS:
+            n = min(lo * 2, MAX_CHANNELS)
+            if not ok(n):
+                hi = n
+                break
+            lo = n
+    else:
+        hi = n
+        while hi > 1:
+            n = hi // 2
+            if ok(n):
+                lo = n
+                break
+            hi = n
+    while hi is not None and hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    out = {"channels": lo, "seconds": seconds, "probes": {str(k): _probe_json(v) for k, v in sorted(runs.items())}}
+    out["limit"] = _limit(runs[hi]) if hi is not None and hi in runs else f"search ceiling {MAX_CHANNELS}"
+    return out
+
+
+def _limit(r: RunResult) -> str:
+    what = []
+    if r.drops:
+        what.append(f"{r.drops} capture drops")
+    if r.overruns:
+        what.append(f"{r.overruns} budget overruns (p99 {r.p99_us:.0f} us vs budget {r.budget_us:.0f} us)")
+    if not what:
+        what.append(f"slowest channel {r.min_channel_fps:.1f} fps")
+    return (f"at {r.channels} channels: {', '.join(what)}; CPU {r.cpu_share * 100:.0f}% of "
+            f"{os.cpu_count()} cores")
+
+
+def _probe_json(r: RunResult) -> dict:
+    return {"fps": round(r.fps, 1), "drops": r.drops, "overruns": r.overruns, "median_us": round(r.median_us, 1),
+            "p99_us": round(r.p99_us, 1), "budget_us": round(r.budget_us, 1),
+            "cpu_share": round(r.cpu_share, 3), "min_channel_fps": round(r.min_channel_fps, 2)}
+
+
+def measure(source: str, channels: int, seconds: float, analysis_width: int | None = None,
+            capacity: bool = False) -> dict:
+    """The `nvr bench throughput` report (see the module docstring); progress on stderr."""
+    from firmware.bench.progress import Progress
+
+    info = probe_source(source, analysis_width)
+    fps = info.fps
+    steps = 2 + (8 if capacity else 0)  # capacity probes: a guess for the bar only
+    with Progress(steps * seconds, "throughput") as bar:
+        ticker = _Ticker(bar)
+        with ticker:
+            bar.set_label(f"decode only, {channels} ch")
+            dec = run_channels(source, channels, seconds, analysis_width, heat_map=False, speed="max", fps=fps)
+            bar.set_label(f"full pipeline, {channels} ch")
+            pipe = run_channels(source, channels, seconds, analysis_width, heat_map=True, speed="max", fps=fps)
+            report = {
+                "channels": channels,
+                "decode_fps": round(dec.fps, 1),
+                "pipeline_fps": round(pipe.fps, 1),
+                "pipeline_to_decode_ratio": round(pipe.fps / dec.fps, 3) if dec.fps > 0 else 0.0,
+                "realtime_channels_25fps": round(pipe.fps / REALTIME_FPS, 1),
+                "overruns": pipe.overruns,
+                "drops": pipe.drops + dec.drops,
+                "skipped": pipe.skipped,
+                "median_us": round(pipe.median_us, 1),
+                "p99_us": round(pipe.p99_us, 1),
+                "budget_us": round(pipe.budget_us, 1),
+                "rss_mb": round(max(dec.rss_mb, pipe.rss_mb), 1),
+                "analyzer_mb": round(analyzer_bytes(info.analysis_height, info.analysis_width) / 2**20, 3),
+                "cpu_share": round(pipe.cpu_share, 3),
+                "decode_cpu_share": round(dec.cpu_share, 3),
+                "source": source,
+                "width": info.analysis_width,
+                "height": info.analysis_height,
+                "fps": fps,
+                "seconds": seconds,
+                "cores": os.cpu_count(),
+            }
+            if capacity:
+                start = max(1, int(pipe.fps / fps / 2))
+
+                def on_probe(n, r):
+                    bar.set_label(f"capacity, {n} ch")
+                report["capacity"] = find_capacity(source, seconds, analysis_width, fps, start, on_probe)
+    return report
+
+
+class _Ticker:
+    """Advances a Progress bar with wall time from a helper thread while runs sleep."""
+
+    def __init__(self, bar):
+        self.bar = bar
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.bar.advance(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
