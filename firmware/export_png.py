@@ -1,7 +1,8 @@
 """The space heat map as a picture: the chosen model's grid blended over the background.
 
 Colours run blue (least) -> green -> yellow -> red (most) between the grid's
-min and max; cells with zero are fully transparent so the people-free
+min and max on a square-root scale (one checkout queue would otherwise paint
+every aisle the same blue; the legend labels the middle of the bar); cells with zero are fully transparent so the people-free
 background snapshot shows through unchanged. A legend in the bottom-right
 corner shows the colour scale with its min and max, the model and the
 period. Without a snapshot the picture is drawn on mid-grey and the legend
@@ -50,7 +51,7 @@ def render(report: Report, background: np.ndarray | None) -> tuple[Image.Image, 
     lo, hi = float(m.min()), float(m.max())
     # Each pixel takes its grid cell: the grid spans the whole frame in equal cells.
     cell = m[(np.arange(h) * rows) // h][:, (np.arange(w) * cols) // w]
-    t = (cell - lo) / (hi - lo) if hi > lo else np.ones_like(cell)
+    t = np.sqrt((cell - lo) / (hi - lo)) if hi > lo else np.ones_like(cell)
     alpha = np.where(cell > 0, _ALPHA_LOW + (_ALPHA_HIGH - _ALPHA_LOW) * t, 0.0)[..., None]
     rgb = bg[..., None].astype(np.float64) * (1.0 - alpha) + colormap(t) * alpha
     img = Image.fromarray(np.rint(rgb).astype(np.uint8), "RGB")
@@ -70,9 +71,13 @@ def _legend(img: Image.Image, r: Report, lo: float, hi: float, missing: bool) ->
         lines.append("no background snapshot: grey")
     fmt = (lambda v: f"{v:,.0f}") if r.model == "people" else (lambda v: f"{v:,.1f}")
     lo_text, hi_text = f"min {fmt(lo)}", f"max {fmt(hi)}"
+    mid_text = fmt(lo + 0.25 * (hi - lo))  # the value at the bar's middle: sqrt scale
     line_h = 16
     bar_w, bar_h, pad = 160, 12, 8
-    text_w = max(draw.textlength(s, font=font) for s in [*lines, f"{lo_text}   {hi_text}"])
+    # Middle label centred, min and max at the ends: room for the wider end label on both sides.
+    ends = max(draw.textlength(lo_text, font=font), draw.textlength(hi_text, font=font))
+    scale_w = draw.textlength(mid_text, font=font) + 2 * (ends + 12)
+    text_w = max(scale_w, *(draw.textlength(s, font=font) for s in lines))
     box_w = int(max(bar_w, text_w)) + 2 * pad
     box_h = pad + line_h * len(lines) + bar_h + 4 + line_h + pad
     x0, y0 = img.width - box_w - 6, img.height - box_h - 6
@@ -90,6 +95,9 @@ def _legend(img: Image.Image, r: Report, lo: float, hi: float, missing: bool) ->
     y += bar_h + 4
     draw.text((x0 + pad, y), lo_text, fill=(255, 255, 255), font=font)
     draw.text((x0 + pad + bar_w - draw.textlength(hi_text, font=font), y), hi_text, fill=(255, 255, 255), font=font)
+    mid_x = x0 + pad + bar_w // 2
+    draw.line((mid_x, y - 4, mid_x, y - 1), fill=(255, 255, 255))
+    draw.text((mid_x - draw.textlength(mid_text, font=font) / 2, y), mid_text, fill=(255, 255, 255), font=font)
     return box
 
 

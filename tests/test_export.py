@@ -125,6 +125,15 @@ def test_picture_blends_over_the_background_and_zero_cells_show_it_unchanged(rep
     assert ((legend[:, 0] > 200) & (legend[:, 2] < 40) & (legend[:, 1] < 40)).any()  # red end
 
 
+def test_colour_scale_runs_blue_green_yellow_red():
+    from firmware.export_png import colormap
+
+    stops = colormap(np.array([0.0, 1 / 3, 2 / 3, 1.0]))
+    assert stops.tolist() == [[0, 0, 255], [0, 200, 0], [255, 230, 0], [255, 0, 0]]
+    ramp = colormap(np.linspace(0, 1, 50))
+    assert np.all(np.diff(ramp[:, 0]) >= 0)  # red only grows towards "most"
+
+
 def test_without_a_snapshot_the_picture_is_on_grey_and_says_so(report, tmp_path):
     img, box = render(report, None)
     assert img.size == (640, 360)
