@@ -259,7 +259,8 @@ class PyAVCapture:
         try:
             avf = next(self._raw)
         except StopIteration:
-            raise SourceEnded(f"{self.source}: end of recording") from None
+            what = "the camera closed the stream" if self.live else "end of recording"
+            raise SourceEnded(f"{self.source}: {what}") from None
         except CaptureError:
             raise
         except av.error.ExitError:
@@ -289,9 +290,15 @@ class PyAVCapture:
     def _raw_frames(self, container, stream):
         """Decoded av frames; a looped source restarts from 0 at its end."""
         bad = 0
+        since = time.monotonic()  # time spent in here since the last frame left
         while True:
             got = False
             for packet in container.demux(stream):
+                if self.live and time.monotonic() - since > self.read_timeout:
+                    # Packets arrive (so FFmpeg's read timeout never fires)
+                    # but no picture comes out of them: as good as no video.
+                    raise SourceStalled(f"{self.source}: no picture for {self.read_timeout:g} s "
+                                        "although data arrives; check the camera's video encoder")
                 try:
                     decoded = packet.decode()
                 except av.error.ExitError:
@@ -306,6 +313,7 @@ class PyAVCapture:
                     bad = 0
                     got = True
                     yield avf
+                    since = time.monotonic()
             if not self.loop or not got:
                 return
             # Continue the clock one frame interval after the last frame.
@@ -314,5 +322,7 @@ class PyAVCapture:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return exc.strerror  # without the errno and file name the log line already has
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

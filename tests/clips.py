@@ -6,6 +6,8 @@ real bitstreams, not arrays handed around in memory.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -99,57 +101,77 @@ def free_port() -> int:
 class TsSender:
     """A live camera on loopback: MPEG-TS over `tcp://127.0.0.1:PORT?listen`.
 
-    Each session waits for one client, then encodes `frames` in real time
-    (x264 zerolatency) for `seconds` and hangs up. `sessions` sessions run
-    one after the other with `gap` seconds of silence between them, which
-    is how a camera that reboots looks to the NVR.
+    Each session is a child process (PyAV's listening open holds the GIL
+    while it waits for a client, which would freeze a test's threads) that
+    waits for one client, encodes a moving square in real time (x264
+    zerolatency) for `seconds`, and hangs up. `sessions` sessions run one
+    after the other with `gap` seconds without a listener between them:
+    how a camera that reboots looks to the NVR.
     """
 
-    def __init__(self, port: int, frames: list[np.ndarray], fps: int = 25,
+    def __init__(self, port: int, size: tuple[int, int] = (160, 120), fps: int = 25,
                  seconds: float = 1.0, sessions: int = 1, gap: float = 0.0):
-        self.port, self.frames, self.fps = port, frames, fps
+        self.port, self.size, self.fps = port, size, fps
         self.seconds, self.sessions, self.gap = seconds, sessions, gap
-        self.sent = 0
-        self.error: BaseException | None = None
+        self.returncodes: list[int] = []
+        self._proc: subprocess.Popen | None = None
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> "TsSender":
         self._thread.start()
-        time.sleep(0.1)  # let the first listen socket come up before clients dial
         return self
 
-    def join(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
+        self._stopped.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        self._thread.join(5)
+
+    def join(self, timeout: float = 30.0) -> None:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            for s in range(self.sessions):
-                if s:
-                    time.sleep(self.gap)
-                self._session()
-        except BaseException as exc:  # surfaced by the test through .error
-            self.error = exc
+        w, h = self.size
+        for s in range(self.sessions):
+            if s and self._stopped.wait(self.gap):
+                return
+            if self._stopped.is_set():
+                return
+            self._proc = subprocess.Popen(
+                [sys.executable, __file__, "send", str(self.port), str(self.seconds),
+                 str(self.fps), str(w), str(h)], stdout=subprocess.DEVNULL)
+            self.returncodes.append(self._proc.wait())
 
-    def _session(self) -> None:
-        url = f"tcp://127.0.0.1:{self.port}?listen=1&listen_timeout=10000"
-        with av.open(url, mode="w", format="mpegts") as out:
-            stream = out.add_stream("libx264", rate=self.fps,
-                                    options={"preset": "ultrafast", "tune": "zerolatency"})
-            h, w = self.frames[0].shape
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            t0 = time.monotonic()
-            n = int(self.seconds * self.fps)
-            for k in range(n):
-                delay = t0 + k / self.fps - time.monotonic()
+    def __enter__(self) -> "TsSender":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _send(port: int, seconds: float, fps: int, w: int, h: int) -> None:
+    """Child-process body of TsSender: one client, `seconds` of live video."""
+    frames = moving_square_frames(50, (w, h))
+    with av.open(f"tcp://127.0.0.1:{port}?listen=1", mode="w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=fps,
+                                options={"preset": "ultrafast", "tune": "zerolatency"})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        t0 = None
+        for k in range(int(seconds * fps)):
+            if t0 is not None:
+                delay = t0 + k / fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                frame = to_video_frame(self.frames[k % len(self.frames)])
-                frame.pts = k
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-                self.sent += 1
-            for packet in stream.encode():
-                out.mux(packet)
+            frame = to_video_frame(frames[k % len(frames)])
+            frame.pts = k
+            for packet in stream.encode(frame):
+                out.mux(packet)  # the first mux opens the socket and waits for the client
+            if t0 is None:
+                t0 = time.monotonic()
+        for packet in stream.encode():
+            out.mux(packet)
 
 
 class SilentServer:
@@ -179,3 +201,10 @@ class SilentServer:
         self._sock.close()
         for c in self._clients:
             c.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 7 and sys.argv[1] == "send":
+        _send(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+    else:
+        sys.exit("usage: clips.py send PORT SECONDS FPS WIDTH HEIGHT")

@@ -1,0 +1,171 @@
+"""One channel's capture supervisor: VIDEO LOSS, reconnection and a clock that never runs back.
+
+The firmware reads every channel through a `CaptureInput`. A capture
+failure (any `CaptureError`) never escapes it: the channel goes to
+VIDEO LOSS, logs that once, and reopens its source with exponential
+backoff until video returns or the firmware stops it.
+
+    connecting --first frame--> running --CaptureError--> video_loss
+         |                        ^                           |
+         +--CaptureError----------|-------> video_loss        |
+                                  +------first frame----------+
+    any state --stop set--> stopped
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Protocol
+
+from hal.errors import CaptureError
+from hal.frame import Frame, StreamInfo
+
+log = logging.getLogger("hal.input")
+
+CONNECTING, RUNNING, VIDEO_LOSS, STOPPED = "connecting", "running", "video_loss", "stopped"
+
+
+class Capture(Protocol):
+    """What a CaptureInput drives: `hal.capture.PyAVCapture` or a synthetic twin."""
+
+    realtime: bool   # stream time runs with the wall clock (paced file or live URL)
+    drops: int
+
+    def open(self) -> StreamInfo: ...
+    def read(self) -> Frame: ...
+    def close(self) -> None: ...
+
+
+class CaptureInput:
+    """Supervises the capture of channel `channel_id`.
+
+    capture_factory: makes a fresh, unopened capture for each (re)connection,
+                     e.g. `lambda: PyAVCapture(url, pacing="realtime", decoder_threads=1)`.
+    backoff_initial, backoff_max:
+                     seconds between reopen attempts: the first wait after a
+                     loss is `backoff_initial`, doubling per failed attempt up to
+                     `backoff_max`, and reset once a frame arrives.
+
+    Read by other threads (menu, reports): `state`, `frames`, `drops`,
+    `reconnects` (video restored after a loss), `info` (last opened
+    StreamInfo, None before the first open), `last_error` ("" until the first
+    loss, then the one-line reason of the latest failure).
+
+    Delivered frames keep one channel clock across reconnects: `pts` and
+    `wall` continue from the last frame (plus the time spent in VIDEO LOSS
+    for realtime captures), and `index` counts frames of this input.
+    """
+
+    def __init__(self, channel_id: int, capture_factory: Callable[[], Capture], *,
+                 backoff_initial: float = 0.5, backoff_max: float = 10.0):
+        if not 0 < backoff_initial <= backoff_max:
+            raise ValueError(f"need 0 < backoff_initial <= backoff_max (got {backoff_initial}, {backoff_max})")
+        self.channel_id = channel_id
+        self._factory = capture_factory
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._delay = backoff_initial
+        self.state = CONNECTING
+        self.frames = 0
+        self.reconnects = 0
+        self.info: StreamInfo | None = None
+        self.last_error = ""
+        self._cap: Capture | None = None
+        self._fresh = False              # the open capture has not delivered yet
+        self._closed_drops = 0           # drops of captures already closed
+        self._offset = 0.0               # channel pts = capture pts + offset
+        self._last_pts: float | None = None
+        self._last_mono = 0.0            # monotonic time of the last delivered frame
+        self._interval = 1 / 25
+
+    @property
+    def drops(self) -> int:
+        cap = self._cap
+        return self._closed_drops + (cap.drops if cap is not None else 0)
+
+    def read(self, stop: threading.Event) -> Frame | None:
+        """The channel's next frame, or None once `stop` is set.
+
+        Blocks through VIDEO LOSS, reconnecting, until a frame arrives.
+        `Frame.luma` is valid until the next `read()`.
+        """
+        while not stop.is_set():
+            if self._cap is None and not self._connect():
+                self._backoff(stop)
+                continue
+            try:
+                frame = self._cap.read()
+            except CaptureError as exc:
+                self._lose(exc)
+                self._backoff(stop)
+                continue
+            return self._deliver(frame)
+        self.close()
+        return None
+
+    def close(self) -> None:
+        """Release the source; the input is `stopped`."""
+        self._release()
+        self.state = STOPPED
+
+    # -- internals ----------------------------------------------------------
+
+    def _connect(self) -> bool:
+        cap = self._factory()
+        try:
+            info = cap.open()
+        except CaptureError as exc:
+            cap.close()
+            self._lose(exc)
+            return False
+        self._cap, self.info, self._fresh = cap, info, True
+        self._interval = 1.0 / info.fps
+        return True
+
+    def _lose(self, exc: CaptureError) -> None:
+        self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self._release()
+        if self.state != VIDEO_LOSS:
+            self.state = VIDEO_LOSS
+            log.warning("channel %d: VIDEO LOSS: %s", self.channel_id, self.last_error)
+        else:
+            log.debug("channel %d: reopen failed: %s", self.channel_id, self.last_error)
+
+    def _release(self) -> None:
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            self._closed_drops += cap.drops
+            cap.close()
+
+    def _backoff(self, stop: threading.Event) -> None:
+        stop.wait(self._delay)
+        self._delay = min(self._delay * 2, self._backoff_max)
+
+    def _deliver(self, frame: Frame) -> Frame:
+        now = time.monotonic()
+        if self._fresh:
+            self._fresh = False
+            self._delay = self._backoff_initial
+            if self._last_pts is not None:
+                # A new capture restarts its pts near 0: continue the channel
+                # clock one interval on, or by the time really elapsed when
+                # stream time is wall time.
+                step = self._interval
+                if self._cap.realtime:
+                    step = max(step, now - self._last_mono)
+                self._offset = self._last_pts + step - frame.pts
+            if self.state == VIDEO_LOSS:
+                self.reconnects += 1
+                log.info("channel %d: video restored (%s)", self.channel_id, self.info.source)
+            self.state = RUNNING
+        pts = frame.pts + self._offset
+        if self._last_pts is not None and pts <= self._last_pts:
+            self._offset += self._last_pts + self._interval - pts
+            pts = self._last_pts + self._interval
+        frame.wall += pts - frame.pts
+        frame.pts = pts
+        frame.index = self.frames
+        self.frames += 1
+        self._last_pts, self._last_mono = pts, now
+        return frame
