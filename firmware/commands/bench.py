@@ -174,11 +174,12 @@ def _throughput_table(r: dict) -> None:
         ("decode only", f"{r['decode_fps']:.0f} frames/s"),
         ("full pipeline", f"{r['pipeline_fps']:.0f} frames/s"),
         ("pipeline / decode", f"{r['pipeline_to_decode_ratio']:.2f}"),
-        ("real time", f"{r['realtime_channels_25fps']:.1f} channels at 25 fps (pipeline frames/s / 25)"),
-        ("cost per frame", f"median {r['median_us']:.0f} us, p99 {r['p99_us']:.0f} us, "
-                           f"budget {r['budget_us']:.0f} us"),
-        ("overruns / skipped", f"{r['overruns']} / {r['skipped']}"),
-        ("drops", f"{r['drops']}"),
+        ("= 25 fps channels", f"{r['realtime_channels_25fps']:.1f} (pipeline frames/s / 25)"),
+        ("real time", f"{r['channels']} channels paced at {r['fps']:g} fps: {r['realtime_fps']:.0f} frames/s"),
+        ("  cost per frame", f"median {r['median_us']:.0f} us, p99 {r['p99_us']:.0f} us, "
+                             f"budget {r['budget_us']:.0f} us"),
+        ("  overruns / skipped", f"{r['overruns']} / {r['skipped']}"),
+        ("  capture drops", f"{r['drops']}"),
         ("memory", f"RSS {r['rss_mb']:.0f} MB; analyzer state {r['analyzer_mb']:.2f} MB per channel"),
     ]
     if "capacity" in r:
