@@ -101,11 +101,14 @@ def heat_map_lines(values: Any, color: bool, unit: str) -> list[str]:
     lines = ["+" + "--" * pooled.shape[1] + "+"]
     for row in pooled:
         cells = []
+        last = None
         for v in row:
             t = 0.0 if span <= 0 else (v - lo) / span
             if color:
                 code = HEAT_256[min(len(HEAT_256) - 1, int(t * len(HEAT_256)))]
-                cells.append(f"\x1b[48;5;{code}m  ")
+                # Only colour changes are sent: a serial line is slow.
+                cells.append("  " if code == last else f"\x1b[48;5;{code}m  ")
+                last = code
             else:
                 cells.append(RAMP[min(len(RAMP) - 1, int(t * len(RAMP)))] * 2)
         lines.append("|" + "".join(cells) + (RESET if color else "") + "|")

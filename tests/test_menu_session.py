@@ -7,6 +7,7 @@ must stay one the firmware loads.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import socket
 import threading
@@ -21,6 +22,7 @@ from firmware.auth import LoginGuard, PasswordStore
 from firmware.clock import parse_start
 from firmware.config import load_config
 from firmware.geometry import polygon_problem
+from firmware.service import ServiceError
 from hal.console import SocketPort
 from menu.session import serve
 from tests.clips import make_clip, moving_square_frames
@@ -90,8 +92,22 @@ def test_the_seed_configuration_applies_to_the_running_appliance(appliance):
     assert a.service().heat_map(1) == heat
 
 
+def wait_for_report(service, channel: int, timeout: float = 20.0) -> None:
+    """Until the first statistics checkpoint has the channel's hour in the store."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            service.count(channel, "daily", dt.date(2026, 11, 24), "people")
+            return
+        except ServiceError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_colour_follows_the_setting_and_the_menu_toggle(appliance):
     a, _ = appliance
+    wait_for_report(a.service(), 3)
     text = session(a.service(), LOGIN + b"2\r1\r3\r4\r0\r0\r0\r1\r2\r0\r2\r1\r3\r4\r0\r0\r0\r0\r")
     first, _, second = text.partition("Console colour off.")
     assert "\x1b[48;5;" in first and "Legend" in second and "\x1b[" not in second
