@@ -1,30 +1,44 @@
 """Per-pixel background model: luma frame in, cleaned 0/1 foreground out.
 
-One fused pass per frame over three float32 (H, W) arrays, preallocated once:
+Per-pixel state, preallocated once for (H, W)::
 
-    mean   running mean of the background, grey levels
-    noise  running mean absolute deviation of background pixels (noise level)
-    age    seconds a pixel has been foreground without a break
+    mean    float32  running mean of the background, relative to `offset`
+    noise   float32  running mean absolute deviation of background pixels
+    lo, hi  uint8    foreground bounds: a pixel is background while
+                     lo <= luma - shift <= hi (0 and 255 mean "no bound")
+    stamp   uint16   clock tick at which a foreground pixel became foreground
 
 A pixel is foreground when |luma - mean| exceeds max(k * noise, floor), both
-set by Detection Sensitivity. Background pixels pull the mean toward the
-frame with time constant `update_seconds(v) / 30`; foreground pixels are not
-learned at all (selective update) until they have been foreground for
-`update_seconds(v)` without a break, when the static change (moved chair,
-parked trolley, a person asleep on a bench) becomes background at once. All
-times are seconds of appliance time taken from the frame timestamps, so frame
-rate and dropped frames do not change them.
+set by Detection Sensitivity. That test is kept precomputed as the bounds
+`lo`/`hi`, so classifying a frame reads 4 bytes per pixel in a loop that
+vectorises 16 pixels wide; the float state is touched only where it changes.
 
-Before the pass a sparse grid of pixels (every 4th row, 8th column) measures
-the median luma shift of background pixels, applied to the whole mean: global
-illumination drift (clouds, auto exposure) never shows as foreground. The
-same sample gives the share of the area that changed at once; past
-`scene_change_share(v)` that is a scene change (lights, IR cut filter, camera
-knocked): the mean is reset to the frame, foreground is held at zero and
-SETTLING is reported for SETTLE_SECONDS while the model re-learns fast.
+Learning. Background pixels pull the mean toward the frame with time
+constant `background_tau(v)`; foreground pixels are not learned at all
+(selective update, so a person standing still is not faded away) until they
+have been foreground for `update_seconds(v)` without a break, when the
+static change (moved chair, parked trolley) becomes background at once.
+Because that time constant is seconds, a row needs learning only every few
+frames: each frame learns every R-th row (R <= 8, at least 12 learning steps
+per time constant) with the rate for the real time since that row last
+learned. All times are seconds of appliance time taken from the frame
+timestamps (a 1/32 s tick clock for the foreground ages), so frame rate and
+dropped frames do not change them.
 
-The raw mask is packed into bits and cleaned by a 3x3 opening then closing
-(`vca.morphology`).
+Illumination. A sparse grid of pixels measures the median luma shift of
+background pixels: a global offset (integer grey levels) added to every mean,
+so drift (clouds, auto exposure) never shows as foreground. Bounds remember
+the offset they were computed at per row (`row_offset`), so a shift costs
+nothing per pixel. The same sample gives the share of the area that changed
+at once; past `scene_change_share(v)` that is a scene change (lights, IR
+cut filter, camera knocked): the mean is reset to the frame, foreground is
+held at zero and SETTLING is reported for SETTLE_SECONDS while the model
+re-learns fast.
+
+Only words of the packed raw mask that hold foreground are visited after the
+pass: to stamp newly foreground pixels, absorb static changes and let
+revealed background (ghosts) seep in from the rim. The raw mask is then
+cleaned by a 3x3 opening then closing (`vca.morphology`).
 
 MAPPING (0..100 parameter -> internal quantity; all monotonic)::
 
@@ -39,11 +53,13 @@ MAPPING (0..100 parameter -> internal quantity; all monotonic)::
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from numba import njit
 
-from vca.morphology import Cleaner, _pack_row, _unpack, view64, words_per_row
+from vca.morphology import (Cleaner, _pack_row, _unpack, _spread_word, view64,
+                             words_per_row)
 from vca.params import HeatMapParams
 
 SCENE_CHANGE = 1   # flag: a scene change was declared on this frame
@@ -57,9 +73,15 @@ GHOST_MIN_AGE = 2.0        # ...once it has been foreground this long without a 
 MAX_DT = 2.0               # longer gaps (video loss) count as this much learning
 NOISE_INIT = 2.0           # grey levels of mean abs deviation before any is measured
 NOISE_MIN = 0.5
-SAMPLE_ROW_STEP = 4        # sparse grid for illumination and scene change
+NOISE_CAP = 20.0           # one outlier moves the noise estimate at most this much
+TICKS = 32                 # foreground age clock, ticks per second (uint16: wraps after 2048 s)
+MAX_ROW_STEP = 8           # learn every row at least every 8th frame...
+STEPS_PER_TAU = 12         # ...and at least this often per background time constant
+SAMPLE_ROW_STEP = 8        # sparse grid for illumination and scene change
 SAMPLE_COL_STEP = 8
 _HIST_BINS = 511           # luma differences -255..255
+
+_STAGES = ("model", "cleanup")  # stage_ns entries (read by vca.analyzer)
 
 
 def sensitivity_threshold(v: int) -> float:
@@ -93,14 +115,211 @@ def _check(v: int, name: str) -> int:
     return int(v)
 
 
+# -- kernels -------------------------------------------------------------------
+# Small ints are cast back to int16 after each operation: Numba widens integer
+# arithmetic to int64, and the casts let LLVM keep 16 lanes per AVX2 register.
+
+_I16 = np.int16
+_F32 = np.float32
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bound_pair(m, s, shift, k, tmin):
+    """(lo, hi) uint8 for mean m (relative), noise s, offset shift; float32 in."""
+    thr = max(k * s, tmin)
+    c = m + shift
+    lo = min(max(np.ceil(c - thr), _F32(0.0)), _F32(255.0))
+    hi = min(max(np.floor(c + thr), _F32(0.0)), _F32(255.0))
+    return np.uint8(np.int32(lo)), np.uint8(np.int32(hi))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k, tmin):
+    """Recompute every row's bounds at `offset` (after a parameter change or reset).
+
+    mean, noise: float32 (H, W); lo, hi: uint8 (H, W) out;
+    row_offset: int32 (H,) out, set to offset.
+    """
+    h, w = mean.shape
+    sh = _F32(offset)
+    for i in range(h):
+        mr = mean[i]
+        nr = noise[i]
+        lr = lo[i]
+        hr = hi[i]
+        for j in range(w):
+            a, b = _bound_pair(mr[j], nr[j], sh, k, tmin)
+            lr[j] = a
+            hr[j] = b
+        row_offset[i] = offset
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
+          orow, orow64, crow, crow64, raw, old, cont, offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin):
+    """Classify every pixel and learn every `step`-th row, in one sweep.
+
+    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
+    mean, noise: float32 (H, W); lo, hi: uint8 (H, W); stamp: uint16 (H, W);
+    row_offset: int32 (H,); row_time: float64 (H,) clock of each row's last
+    learning. All updated in place for the learning rows (i % step == phase).
+    row, orow, crow: uint8 (NW*64,) scratch, padding bytes kept 0; row64,
+    orow64, crow64: their uint64 (NW*8,) views. raw: uint64 (H, NW) receives
+    the packed foreground; old: uint64 (H, NW) packed "foreground for at
+    least min_age"; cont: uint64 (H, NW) AND of raw over the frames since
+    the row's last learning visit.
+    offset: global illumination offset, grey levels; clock: seconds;
+    now, t_abs, min_age: uint16 ticks; tau: background time constant, s;
+    k, tmin: threshold max(k * noise, tmin).
+
+    Stamps: a learning visit sets the stamp of a pixel to now unless it has
+    been foreground at every frame since the previous visit, so a
+    foreground pixel's age is known to within one row interval.
+    """
+    h, w = luma.shape
+    gf = _F32(offset)
+    nmin = _F32(NOISE_MIN)
+    cap = _F32(NOISE_CAP)
+    u16 = np.uint16
+    # 2-D indexing, not row views: a view per row costs reference counting.
+    for i in range(h):
+        d = _I16(offset - row_offset[i])
+        for j in range(w):
+            xs = _I16(_I16(luma[i, j]) - d)
+            a = lo[i, j]
+            b = hi[i, j]
+            below = (xs < _I16(a)) & (a != 0)
+            above = (xs > _I16(b)) & (b != 255)
+            row[j] = (below | above) & (area[i, j] != 0)
+        if i % step == phase:
+            # Learn this row with the rate for the real time since it last did.
+            a_bg = _F32(1.0 - math.exp(-(clock - row_time[i]) / tau))
+            row_time[i] = clock
+            for kw in range(cont.shape[1]):
+                _spread_word(cont[i, kw], crow64, kw)
+                cont[i, kw] = ~np.uint64(0)
+            for j in range(w):
+                x = _F32(luma[i, j])
+                m = mean[i, j]
+                dm = x - gf - m
+                s = noise[i, j]
+                fg = row[j] != 0
+                st = stamp[i, j] if fg & (crow[j] != 0) else now
+                age = u16(now - st)
+                absorb = fg & (age > t_abs)
+                keep = fg & ~absorb
+                # selective update: foreground pixels keep their mean and noise
+                # until absorbed, when the static change is the background at once
+                m2 = m if keep else (x - gf if absorb else m + a_bg * dm)
+                s2 = s if fg else max(s + a_bg * (min(abs(dm), cap) - s), nmin)
+                mean[i, j] = m2
+                noise[i, j] = s2
+                stamp[i, j] = st if keep else now
+                row[j] = keep
+                orow[j] = keep & (age >= min_age)
+                a, b = _bound_pair(m2, s2, gf, k, tmin)
+                lo[i, j] = a
+                hi[i, j] = b
+            row_offset[i] = offset
+            _pack_row(orow64, old, i)
+            _pack_row(row64, raw, i)
+        else:
+            _pack_row(row64, raw, i)
+            for kw in range(raw.shape[1]):
+                r = raw[i, kw]
+                cont[i, kw] &= r
+                old[i, kw] &= r  # one background frame and a pixel is young again
+
+
+# de Bruijn multiply: index of the lowest set bit of a uint64, branch-free.
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_INDEX = np.zeros(64, np.int64)
+for _b in range(64):
+    _DEBRUIJN_INDEX[((1 << _b) * 0x03F79D71B4CB0A89 & 0xFFFFFFFFFFFFFFFF) >> 58] = _b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _low_bit(b):
+    return _DEBRUIJN_INDEX[((b & (~b + np.uint64(1))) * _DEBRUIJN) >> np.uint64(58)]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin):
+    """Let revealed background seep in from the rim of old foreground.
+
+    A ghost (background uncovered after a person who was there when
+    learning started walks off) shows the true background, so its rim
+    pixels match the bounds of their background 4-neighbours; a real object
+    usually differs from its surroundings and does not. Each such rim pixel
+    that has been foreground for a while (`old`) is pulled toward the frame
+    at rate a_g; once learned it is background and the next layer follows,
+    so a ghost dissolves from its rim inward in a second or two.
+
+    luma: uint8 (H, W) any strides; raw, old: uint64 (H, NW) packed this
+    frame's foreground and the old-foreground bits; mean, noise: float32
+    (H, W); lo, hi: uint8 (H, W) refreshed where a mean moves;
+    row_offset: int32 (H,). Only words holding old foreground are visited.
+    Returns the number of pixels pulled.
+    """
+    h, w = luma.shape
+    nw = raw.shape[1]
+    one = np.uint64(1)
+    top = np.uint64(63)
+    full = ~np.uint64(0)
+    gf = _F32(offset)
+    pulled = 0
+    for i in range(h):
+        for kw in range(nw):
+            b = raw[i, kw]
+            c = b & old[i, kw]
+            if c == 0:
+                continue
+            # rim: a 4-neighbour is background; outside the frame counts as
+            # foreground (no neighbour to learn from)
+            lft = raw[i, kw - 1] if kw > 0 else full
+            rgt = raw[i, kw + 1] if kw + 1 < nw else full
+            up = raw[i - 1, kw] if i > 0 else full
+            dn = raw[i + 1, kw] if i + 1 < h else full
+            left = (b << one) | (lft >> top)
+            right = (b >> one) | (rgt << top)
+            rim = c & ~(left & right & up & dn)
+            while rim:
+                j = kw * 64 + _low_bit(rim)
+                rim &= rim - one
+                xi = np.int32(luma[i, j])
+                match = False
+                for di, dj in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+                    qi = i + di
+                    qj = j + dj
+                    if qi < 0 or qi >= h or qj < 0 or qj >= w:
+                        continue
+                    if (raw[qi, qj >> 6] >> np.uint64(qj & 63)) & one:
+                        continue
+                    xs = xi - (offset - row_offset[qi])
+                    ql = np.int32(lo[qi, qj])
+                    qh = np.int32(hi[qi, qj])
+                    if (xs >= ql or ql == 0) and (xs <= qh or qh == 255):
+                        match = True
+                        break
+                if match:
+                    m = mean[i, j] + a_g * (_F32(xi) - gf - mean[i, j])
+                    mean[i, j] = m
+                    p, q = _bound_pair(m, noise[i, j], _F32(row_offset[i]), k, tmin)
+                    lo[i, j] = p
+                    hi[i, j] = q
+                    pulled += 1
+    return pulled
+
+
 @njit(cache=True, nogil=True)
-def _sample(luma, area, mean, noise, clean_bits, rstep, cstep, k, tmin, hist):
+def _sample(luma, area, mean, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hist):
     """Illumination shift and changed share on a sparse grid.
 
-    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1; mean, noise:
-    float32 (H, W); clean_bits: uint64 (H, NW) last cleaned foreground;
-    hist: int32 (511,) scratch. Returns (area samples, changed samples,
-    median luma - mean over background samples, background samples).
+    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1; mean: float32
+    (H, W); lo, hi: uint8 (H, W); row_offset: int32 (H,); clean_bits:
+    uint64 (H, NW) last cleaned foreground; hist: int32 (511,) scratch.
+    Returns (area samples, changed samples, median luma - mean over
+    background samples, background samples).
     """
     hist[:] = 0
     h, w = luma.shape
@@ -108,148 +327,56 @@ def _sample(luma, area, mean, noise, clean_bits, rstep, cstep, k, tmin, hist):
     n_changed = 0
     n_bg = 0
     for i in range(rstep // 2, h, rstep):
+        d = offset - row_offset[i]
         for j in range(cstep // 2, w, cstep):
             if area[i, j] == 0:
                 continue
             n_area += 1
-            d = np.float32(luma[i, j]) - mean[i, j]
-            if abs(d) > max(k * noise[i, j], tmin):
+            x = np.int32(luma[i, j])
+            ql = np.int32(lo[i, j])
+            qh = np.int32(hi[i, j])
+            xs = x - d
+            if (xs < ql and ql != 0) or (xs > qh and qh != 255):
                 n_changed += 1
             if (clean_bits[i, j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
                 continue  # under a target: not illumination
-            b = int(math.floor(d + 0.5)) + 255
+            b = int(math.floor(x - offset - mean[i, j] + 0.5)) + 255
             hist[min(max(b, 0), 510)] += 1
             n_bg += 1
-    med = 0.0
+    med = 0
     if n_bg > 0:
         half = (n_bg + 1) // 2
         acc = 0
         for b in range(511):
             acc += hist[b]
             if acc >= half:
-                med = float(b - 255)
+                med = b - 255
                 break
     return n_area, n_changed, med, n_bg
 
 
-@njit(cache=True, nogil=True)
-def _model(luma, area, mean, noise, age, row, row64, raw_bits,
-           off, dt, a_bg, a_noise, k, tmin, t_abs):
-    """Classify and learn one frame in a single pass; returns raw fg count.
-
-    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
-    mean, noise, age: float32 (H, W), updated in place.
-    row: uint8 (NW*64,) scratch, padding bytes kept 0; row64: its uint64 view.
-    raw_bits: uint64 (H, NW) receives the packed raw foreground.
-    off: illumination shift added to every mean; dt: frame interval, s;
-    a_bg, a_noise: learning rates of background pixels for this dt;
-    k, tmin: threshold = max(k * noise, tmin); t_abs: seconds of unbroken
-    foreground after which a pixel is absorbed into the background.
-    """
-    h, w = luma.shape
-    n = 0
-    zero = np.float32(0.0)
-    for i in range(h):
-        lr = luma[i]
-        ar = area[i]
-        mr = mean[i]
-        nr = noise[i]
-        gr = age[i]
-        for j in range(w):
-            x = np.float32(lr[j])
-            m = mr[j] + off
-            d = x - m
-            ad = abs(d)
-            s = nr[j]
-            fg = (ad > max(k * s, tmin)) and ar[j] != 0
-            g = gr[j] + dt if fg else zero
-            absorb = g > t_abs
-            # Selective update: only background pixels are learned, so a
-            # person standing still is not faded into the background.
-            mr[j] = x if absorb else (m if fg else m + a_bg * d)
-            nr[j] = s if fg else max(s + a_noise * (min(ad, np.float32(20.0)) - s),
-                                     np.float32(NOISE_MIN))
-            gr[j] = zero if absorb else g
-            f = fg and not absorb
-            row[j] = f
-            n += f
-        _pack_row(row64, raw_bits[i])
-    return n
-
-
-@njit(cache=True, nogil=True)
-def _ghost(luma, mean, noise, age, raw_bits, a_g, k, tmin, min_age):
-    """Let revealed background seep in from the edge of a foreground region.
-
-    A ghost (background uncovered after a person who was there when
-    learning started walks off) shows the true background, so its edge
-    pixels match the means of their background neighbours; a real object
-    usually differs from its surroundings and does not. Each edge pixel of
-    the raw foreground whose value is within its background 4-neighbour's
-    threshold of that neighbour's mean is pulled toward the frame at rate
-    a_g; once learned it is background and the next layer follows, so a
-    ghost dissolves from its rim inward in about a second or two.
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a, k, tmin):
+    """Pull every pixel toward the frame at rate a (settling); refresh bounds.
 
     luma: uint8 (H, W) any strides; mean, noise: float32 (H, W);
-    raw_bits: uint64 (H, NW) raw foreground of this frame.
-    Only words holding foreground are visited. Returns pixels pulled.
+    lo, hi: uint8 (H, W); row_offset: int32 (H,) set to offset.
     """
     h, w = luma.shape
-    nw = raw_bits.shape[1]
-    one = np.uint64(1)
-    top = np.uint64(63)
-    pulled = 0
+    gf = _F32(offset)
     for i in range(h):
-        for kw in range(nw):
-            b = raw_bits[i, kw]
-            if b == 0:
-                continue
-            # interior = foreground with all four neighbours foreground;
-            # outside the frame counts as foreground (no neighbour to learn from)
-            prev = raw_bits[i, kw - 1] if kw > 0 else ~np.uint64(0)
-            nxt = raw_bits[i, kw + 1] if kw + 1 < nw else ~np.uint64(0)
-            up = raw_bits[i - 1, kw] if i > 0 else ~np.uint64(0)
-            dn = raw_bits[i + 1, kw] if i + 1 < h else ~np.uint64(0)
-            left = (b << one) | (prev >> top)
-            right = (b >> one) | (nxt << top)
-            rim = b & ~(left & right & up & dn)
-            if rim == 0:
-                continue
-            for c in range(min(64, w - kw * 64)):
-                if not (rim >> np.uint64(c)) & one:
-                    continue
-                j = kw * 64 + c
-                if age[i, j] < min_age:
-                    continue  # a passer-by: only long-standing foreground can be a ghost
-                x = np.float32(luma[i, j])
-                match = False
-                for di, dj in ((0, -1), (0, 1), (-1, 0), (1, 0)):
-                    qi = i + di
-                    qj = j + dj
-                    if qi < 0 or qi >= h or qj < 0 or qj >= w:
-                        continue
-                    if (raw_bits[qi, qj >> 6] >> np.uint64(qj & 63)) & one:
-                        continue
-                    if abs(x - mean[qi, qj]) <= max(k * noise[qi, qj], tmin):
-                        match = True
-                        break
-                if match:
-                    mean[i, j] += a_g * (x - mean[i, j])
-                    pulled += 1
-    return pulled
-
-
-@njit(cache=True, nogil=True)
-def _relearn(luma, mean, age, a):
-    """Pull every pixel toward the frame at rate a (boot and settling).
-
-    luma: uint8 (H, W) any strides; mean, age: float32 (H, W).
-    """
-    h, w = luma.shape
-    for i in range(h):
+        lr = luma[i]
+        mr = mean[i]
+        nr = noise[i]
+        lor = lo[i]
+        hir = hi[i]
         for j in range(w):
-            mean[i, j] += a * (np.float32(luma[i, j]) - mean[i, j])
-            age[i, j] = 0.0
+            m = mr[j] + a * (_F32(lr[j]) - gf - mr[j])
+            mr[j] = m
+            p, q = _bound_pair(m, nr[j], gf, k, tmin)
+            lor[j] = p
+            hir[j] = q
+        row_offset[i] = offset
 
 
 class BackgroundModel:
@@ -262,36 +389,62 @@ class BackgroundModel:
         nw = words_per_row(width)
         self.mean = np.zeros((height, width), np.float32)
         self.noise = np.full((height, width), NOISE_INIT, np.float32)
-        self.age = np.zeros((height, width), np.float32)
+        self.lo = np.zeros((height, width), np.uint8)
+        self.hi = np.zeros((height, width), np.uint8)
+        self.stamp = np.zeros((height, width), np.uint16)
+        self.row_offset = np.zeros(height, np.int32)
+        self._row_time = np.zeros(height, np.float64)
         self._row = np.zeros(nw * 64, np.uint8)
         self._row64 = self._row.view(np.uint64)
+        self._orow = np.zeros(nw * 64, np.uint8)
+        self._orow64 = self._orow.view(np.uint64)
         self._raw = np.zeros((height, nw), np.uint64)
+        self._old = np.zeros((height, nw), np.uint64)
+        self._cont = np.zeros((height, nw), np.uint64)
+        self._crow = np.zeros(nw * 64, np.uint8)
+        self._crow64 = self._crow.view(np.uint64)
         self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
         self._clean_prev = np.zeros((height, nw), np.uint64)
         self._hist = np.zeros(_HIST_BINS, np.int32)
         self._cleaner = Cleaner(height, width)
         self._bg8 = np.zeros((height, width), np.uint8)
+        self.stage_ns = np.zeros(len(_STAGES), np.int64)
+        self.offset = 0          # global illumination offset, grey levels
+        self._clock = 0.0        # seconds of appliance time seen (gaps capped)
+        self._frame = 0
         self._last_out = 0      # address of the fg_out written last frame
         self._t_prev: float | None = None
         self._boot_until = 0.0
         self._settle_until = -1.0
+        self._k = self._tmin = None
         self.set_params(HeatMapParams())
 
     # -- configuration ---------------------------------------------------
     def set_params(self, params: HeatMapParams) -> None:
         """Take the four 0..100 parameters (mapping: module docstring)."""
-        self._tmin = np.float32(sensitivity_threshold(params.detection_sensitivity))
-        self._k = np.float32(noise_factor(params.detection_sensitivity))
-        self._t_abs = np.float32(update_seconds(params.background_update_rate))
+        tmin = np.float32(sensitivity_threshold(params.detection_sensitivity))
+        k = np.float32(noise_factor(params.detection_sensitivity))
+        self._t_abs = update_seconds(params.background_update_rate)
         self._tau = background_tau(params.background_update_rate)
         self._scene_share = scene_change_share(params.scene_change_level)
+        if (k, tmin) != (self._k, self._tmin):
+            self._k, self._tmin = k, tmin
+            if self._t_prev is not None:  # bounds follow the new sensitivity at once
+                _bounds_rows(self.mean, self.noise, self.lo, self.hi, self.row_offset,
+                             self.offset, k, tmin)
 
     @property
     def background(self) -> np.ndarray:
         """uint8 (H, W) learned background, refreshed on each access (for
         report pictures, not per frame, so the temporary is acceptable)."""
-        np.copyto(self._bg8, np.clip(self.mean + 0.5, 0, 255), casting="unsafe")
+        np.copyto(self._bg8, np.clip(self.mean + (self.offset + 0.5), 0, 255), casting="unsafe")
         return self._bg8
+
+    @property
+    def fg_bits(self) -> np.ndarray:
+        """uint64 (H, ceil(W/64)) packed cleaned foreground of the last frame
+        (layout: vca.morphology). Read-only; valid until the next apply."""
+        return self._clean_prev
 
     # -- per frame ---------------------------------------------------------
     def apply(self, luma: np.ndarray, t: float, area_mask: np.ndarray, fg_out: np.ndarray) -> int:
@@ -303,6 +456,7 @@ class BackgroundModel:
         Pass the same fg_out every frame and do not write into it: only the
         words that changed since the last frame are rewritten.
         """
+        t0 = time.perf_counter_ns()
         h, w = self.height, self.width
         for a, name in ((luma, "luma"), (area_mask, "area_mask"), (fg_out, "fg_out")):
             if a.dtype != np.uint8 or a.shape != (h, w):
@@ -315,18 +469,20 @@ class BackgroundModel:
             return 0
         dt = min(max(t - self._t_prev, 0.0), MAX_DT)
         self._t_prev = t
+        self._clock += dt
 
-        flags = 0
         n_area, n_changed, med, n_bg = _sample(
-            luma, area_mask, self.mean, self.noise, self._clean_prev,
-            SAMPLE_ROW_STEP, SAMPLE_COL_STEP, self._k, self._tmin, self._hist)
+            luma, area_mask, self.mean, self.lo, self.hi, self.row_offset, self.offset,
+            self._clean_prev, SAMPLE_ROW_STEP, SAMPLE_COL_STEP, self._hist)
         changed = n_area > 0 and n_changed >= self._scene_share * n_area
         if t < self._settle_until:
             if changed:  # still changing (exposure hunting): keep re-learning
                 self._reset_to(luma, t)
             else:
-                _relearn(luma, self.mean, self.age,
-                         np.float32(max(1.0 - math.exp(-dt / BOOT_TAU), 0.0)))
+                _relearn(luma, self.mean, self.noise, self.lo, self.hi, self.row_offset,
+                         self.offset, np.float32(max(1.0 - math.exp(-dt / BOOT_TAU), 0.0)),
+                         self._k, self._tmin)
+                self.stamp.fill(self._now())  # nothing is foreground while settling
             self._write_empty(fg_out)
             return SETTLING
         if changed:
@@ -334,28 +490,47 @@ class BackgroundModel:
             self._write_empty(fg_out)
             return SCENE_CHANGE | SETTLING
 
-        off = np.float32(med if n_bg >= 16 else 0.0)
+        if n_bg >= 16:
+            self.offset += med
         booting = t < self._boot_until
         tau = BOOT_TAU if booting else self._tau
-        a_bg = np.float32(1.0 - math.exp(-dt / tau))
-        t_abs = np.float32(BOOT_TAU if booting else self._t_abs)
-        _model(luma, area_mask, self.mean, self.noise, self.age, self._row, self._row64,
-               self._raw, off, np.float32(dt), a_bg, a_bg, self._k, self._tmin, t_abs)
-        _ghost(luma, self.mean, self.noise, self.age, self._raw,
-               np.float32(1.0 - math.exp(-dt / GHOST_TAU)), self._k, self._tmin,
-               np.float32(GHOST_MIN_AGE))
+        t_abs = BOOT_TAU if booting else self._t_abs
+        # learn each row at least STEPS_PER_TAU times per time constant
+        step = int(min(max(tau / (STEPS_PER_TAU * max(dt, 1e-3)), 1), MAX_ROW_STEP))
+        self._frame += 1
+        _pass(luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
+              self.row_offset, self._row_time, self._row, self._row64, self._orow,
+              self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont, self.offset, self._clock, self._now(),
+              self._frame % step, step, tau, np.uint16(min(int(t_abs * TICKS), 0xFFFF)),
+              np.uint16(GHOST_MIN_AGE * TICKS), self._k, self._tmin)
+        _ghost(luma, self._raw, self._old, self.mean, self.noise, self.lo, self.hi,
+               self.row_offset, self.offset, np.float32(1.0 - math.exp(-dt / GHOST_TAU)),
+               self._k, self._tmin)
+        t1 = time.perf_counter_ns()
         self._cleaner.clean_bits(self._raw, self._clean)
         same = fg_out.ctypes.data == self._last_out
         _unpack(self._clean, fg_out, view64(fg_out), same, self._clean_prev)
         self._last_out = fg_out.ctypes.data
         self._clean, self._clean_prev = self._clean_prev, self._clean
-        return flags
+        t2 = time.perf_counter_ns()
+        self.stage_ns[0] = t1 - t0
+        self.stage_ns[1] = t2 - t1
+        return 0
 
     # -- helpers -------------------------------------------------------------
     def _start(self, luma: np.ndarray, t: float) -> None:
+        self.offset = 0
         self.mean[...] = luma
-        self.age[...] = 0.0
+        _bounds_rows(self.mean, self.noise, self.lo, self.hi, self.row_offset, 0,
+                     self._k, self._tmin)
+        self._row_time[:] = self._clock
+        self.stamp[...] = self._now()
+        self._old[...] = 0
+        self._cont[...] = ~np.uint64(0)
         self._boot_until = t + BOOT_SECONDS
+
+    def _now(self) -> np.uint16:
+        return np.uint16(int(self._clock * TICKS) & 0xFFFF)
 
     def _reset_to(self, luma: np.ndarray, t: float) -> None:
         self._start(luma, t)

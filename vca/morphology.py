@@ -46,20 +46,20 @@ _SPREAD = np.array([sum(((v >> b) & 1) << (8 * b) for b in range(8)) for v in ra
                    dtype=np.uint64)
 
 
-@njit(cache=True, nogil=True)
-def _pack_row(row64, out_row):
-    """Pack one padded 0/1 row.
+@njit(cache=True, nogil=True, inline="always")
+def _pack_row(row64, out, i):
+    """Pack one padded 0/1 row into row i of `out`.
 
-    row64:   uint64 (NW*8,) view of a uint8 (NW*64,) row of 0/1 bytes
-             (padding bytes 0).
-    out_row: uint64 (NW,) receives the packed bits.
+    row64: uint64 (NW*8,) view of a uint8 (NW*64,) row of 0/1 bytes
+           (padding bytes 0).
+    out:   uint64 (H, NW); row i receives the packed bits.
     """
     s56 = np.uint64(56)
-    for k in range(out_row.shape[0]):
+    for k in range(out.shape[1]):
         acc = np.uint64(0)
         for b in range(8):
             acc |= ((row64[k * 8 + b] * _GATHER) >> s56) << np.uint64(8 * b)
-        out_row[k] = acc
+        out[i, k] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -86,6 +86,16 @@ def _unpack_word(wd, out, i, c0, w):
     c1 = min(c0 + 64, w)
     for c in range(c0, c1):
         out[i, c] = np.uint8((wd >> np.uint64(c - c0)) & np.uint64(1))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _spread_word(wd, row64, k):
+    """Unpack word k of a packed row into bytes 64k..64k+63 of a 0/1 row.
+
+    row64: uint64 (NW*8,) view of a uint8 (NW*64,) row.
+    """
+    for j in range(8):
+        row64[k * 8 + j] = _SPREAD[(wd >> np.uint64(8 * j)) & np.uint64(0xFF)]
 
 
 @njit(cache=True, nogil=True)
