@@ -131,5 +131,6 @@ def test_throughput_json(sequence_dir):
     assert r["channels"] == 2
     for k in ("decode_fps", "pipeline_fps", "pipeline_to_decode_ratio", "realtime_channels_25fps"):
         assert r[k] > 0, (k, r)
-    assert r["pipeline_fps"] <= r["decode_fps"] * 1.5  # analysing cannot make decoding much faster
+    # The real-time run is paced like live cameras: never faster than 2 x 25 fps.
+    assert 0 < r["realtime_fps"] <= 2 * 25 * 1.1, r
     assert r["overruns"] >= 0 and r["drops"] >= 0

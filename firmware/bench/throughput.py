@@ -114,7 +114,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         def make(source=source):
             return PyAVCapture(source, loop=True, analysis_width=analysis_width, pacing=speed,
                                decoder_threads=1)
-        capture = CaptureInput(cid, make, stall_timeout=10.0)
+        capture = CaptureInput(cid, make)
         # Checkpoints would only add store work to the measurement: one per hour.
         channels.append(Channel(cfg, capture, sink, budget_us=float("inf") if unmetered else budget, checkpoint_interval=3600.0,
                                 stop_at=None))
@@ -135,8 +135,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         rss = rss_mb()
     finally:
         for c in channels:
-            c.stop()
-            c.capture.stop()
+            c.stop()  # the channel hands its stop event to CaptureInput.read, which closes the source
         for c in channels:
             c.join(timeout=10.0)
     wall = t1 - t0
