@@ -12,7 +12,9 @@ Pacing:
               a one-frame buffer: `read()` waits until the frame is due,
               and when the consumer is late, every frame whose successor is
               already due is decoded and dropped (counted in `drops`).
-Live URLs are paced by the camera itself: `read()` never sleeps for them.
+Live URLs are paced by the camera itself: `read()` never sleeps for them,
+and a late consumer leaves the backlog in the socket (the camera drops, not
+us), so `drops` stays 0 for live sources.
 """
 from __future__ import annotations
 
