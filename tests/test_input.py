@@ -128,3 +128,30 @@ def test_camera_that_reboots_goes_video_loss_and_back_without_time_running_back(
     messages = [r.getMessage() for r in caplog.records]
     assert sum("VIDEO LOSS" in m for m in messages) == inp.reconnects
     assert sum("video restored" in m for m in messages) == inp.reconnects
+
+
+def test_synthetic_camera_is_a_drop_in_capture():
+    from hal.synthetic import SyntheticCapture
+
+    cams = []
+
+    def make():
+        cams.append(SyntheticCapture(width=160, height=120, frames=10, walkers=1, analysis_width=80,
+                                     clock_start=50.0))
+        return cams[-1]
+
+    inp = CaptureInput(9, make, **FAST)
+    stop = threading.Event()
+    frames, walker_lit = [], []
+    for k in range(25):
+        f = inp.read(stop)
+        frames.append((f.pts, f.wall))
+        # The walker is where the camera drew it, at half size after downscale.
+        r, c = cams[-1].positions(k % 10)[0].astype(int) // 2
+        walker_lit.append(f.luma[r + 2, c + 2] >= 200 and f.luma.shape == (60, 80))
+    assert all(walker_lit)
+    assert inp.info.analysis_width == 80
+    assert inp.reconnects == 2 and "end after 10 frames" in inp.last_error
+    pts = [p for p, _ in frames]
+    np.testing.assert_allclose(np.diff(pts), 1 / 25, atol=1e-9)
+    assert frames[-1][1] == pytest.approx(50.0 + 24 / 25)
