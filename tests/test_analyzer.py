@@ -184,35 +184,44 @@ def scripted(**kw):
     model = Scripted(90, 160)
     an = ChannelAnalyzer(90, 160, model=model, **kw)
     an.configure([[(0, 0), (1, 0), (1, 1), (0, 1)]], HeatMapParams(minimum_target_size=0))
-    model.next[30:70, 40:56] = 1
     return an, model
+
+
+def place(model, x):
+    """The scripted foreground: one 16x40 target with its left edge at x."""
+    model.next[:] = 0
+    model.next[30:70, x:x + 16] = 1
 
 
 def test_video_gap_is_capped_and_restarts_tracks():
     an, model = scripted()
     luma = np.zeros((90, 160), np.uint8)
     t = 0.0
-    for k in range(50):
+    for k in range(50):                         # walking 1 px per frame (confirmed after 12 px)
+        place(model, 20 + k)
         an.step(luma, t)
         t += DT
     t += 10.0                                   # 10 s of lost video
-    for k in range(50):
+    for k in range(50, 100):
+        place(model, 20 + k)
         an.step(luma, t)
         t += DT
     totals = an.drain()
     assert totals.analysed_seconds == pytest.approx(98 * DT + 1.0)
     assert totals.visits_total == 2             # the target after the gap is a new visit
     assert totals.dwell_total == pytest.approx(98 * DT)   # no gap credited: tracks restart
+    # (each track is credited from its birth once confirmed, so confirmation loses no dwell)
 
 
 def test_settling_pauses_everything():
     an, model = scripted()
     luma = np.zeros((90, 160), np.uint8)
     for k in range(100):
+        place(model, 20 + min(k, 30))           # walks in, then stands (confirmed on frame 12)
         model.flags = 2 if 40 <= k < 70 else 0
         model.flags |= 1 if k == 40 else 0
         active = an.step(luma, k * DT)
-        assert (active == 0) == (k < 3 or 40 <= k < 70)
+        assert (active == 0) == (k < 12 or 40 <= k < 70)
         assert an.settling == (40 <= k < 70) and an.scene_change == (k == 40)
     totals = an.drain()
     assert totals.scene_changes == 1

@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 from vca.blobs import BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator, default_rows
 from vca.mask import area_labels
-from vca.tracks import (N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_MATCHED, T_NEW,
-                        Tracker)
+from vca.tracks import (N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY, T_MATCHED,
+                        T_NEW, Tracker)
 
 DT = 0.04
 H = W = 64
@@ -38,15 +38,26 @@ class Stages:
 
 def test_square_moving_one_cell_per_frame():
     s = Stages([RIGHT_HALF])
-    for f in range(7):                          # 16x16 square, 8 px = one cell per frame
-        s.frame(f * DT, (f * 8, 20, 16, 16))
-    # footprint x = f*8 + 7 -> column f; confirmed from frame 3 (column 3, outside the area)
+    for f in range(7):                          # 16x16 square, 8 px = one cell per frame, 0.1 s apart
+        s.frame(f * 0.1, (f * 8, 20, 16, 16))
+    # footprint x = f*8 + 7 -> column f; confirmed on frame 4 (0.4 s old, moved), column 4; its path
+    # from the birth footprint (column 0) is drawn, but only columns 4.. are in the area
     expected_visits = np.zeros((8, 8), np.int32)
     expected_visits[4, 4:7] = 1
     np.testing.assert_array_equal(s.grid.visits, expected_visits)
-    np.testing.assert_allclose(s.grid.dwell, expected_visits * DT)
+    # the 0.4 s since birth are credited where it was confirmed
+    np.testing.assert_allclose(s.grid.dwell[4, 4:7], [0.4, 0.1, 0.1])
     assert s.grid.area_visits[:2].tolist() == [1, 1]
-    assert s.grid.area_dwell[1] == pytest.approx(3 * DT)
+    assert s.grid.area_dwell[1] == pytest.approx(0.6)
+
+
+def test_fast_walker_leaves_an_unbroken_trail():
+    s = Stages([[(0, 0), (1, 0), (1, 1), (0, 1)]], columns=16, rows=16)   # 4 px cells
+    for f in range(8):                          # 8 px (two cells) per frame
+        s.frame(f * 0.1, (f * 8, 20, 8, 16))
+    assert s.tracker.confirmed_ids() == [1]
+    # footprint x 3..59, y 35: columns 0..14 of row 8, none skipped, each once
+    assert s.grid.visits[8].tolist() == [1] * 15 + [0] and s.grid.visits.sum() == 15
 
 
 def test_cells_outside_all_areas_stay_zero():
@@ -67,15 +78,21 @@ def test_blob_under_minimum_size_is_no_target():
     assert s.grid.visits.sum() == 0 and s.grid.area_dwell.sum() == 0
 
 
+def walk_in_and_stand(f):
+    """8x20 target walking right 1 px per frame for 40 frames, then standing (footprint x = 43)."""
+    return (min(f, 40), 30, 8, 20)
+
+
 def test_standing_target_dwell_accrues_continuously_with_one_visit():
     s = Stages([RIGHT_HALF])
-    n = 250                                     # 10 s at 25 fps
+    n = 290                                     # walks in for 1.6 s, then stands 10 s at 25 fps
     for f in range(n):
-        s.frame(f * DT, (40, 30, 8, 20))
-    assert s.grid.visits.sum() == 1 and s.grid.area_visits[0] == 1
-    # credited from the target's birth: every interval counts
-    assert s.grid.area_dwell[0] == pytest.approx((n - 1) * DT)
-    assert s.grid.dwell.sum() == pytest.approx((n - 1) * DT)
+        s.frame(f * DT, walk_in_and_stand(f))
+    # footprint x = x0 + 3 enters the area (x >= 32) on frame 29, column 5 (x >= 40) on frame 37
+    assert s.grid.visits.sum() == 2 and s.grid.area_visits[0] == 1
+    assert s.grid.area_dwell[0] == pytest.approx((n - 29) * DT)
+    assert s.grid.dwell[6, 5] == pytest.approx((n - 37) * DT)
+    assert s.grid.dwell.sum() == pytest.approx(s.grid.area_dwell[0])
 
 
 def test_two_blobs_merging_and_parting_do_not_double_visits():
@@ -91,21 +108,21 @@ def test_two_blobs_merging_and_parting_do_not_double_visits():
     assert ids[-1] == (1, 2)
 
 
-def test_brief_occlusion_counts_once_and_reentry_after_grace_counts_twice():
+def test_brief_occlusion_counts_once_and_long_loss_in_place_not_again():
     brief = Stages([RIGHT_HALF])
     long = Stages([RIGHT_HALF])
-    t = 0.0
     for f in range(200):
         t = f * DT
-        hidden_brief = 50 <= f < 62             # 0.48 s < grace
-        hidden_long = 50 <= f < 90              # 1.6 s > grace
-        brief.frame(t, *([] if hidden_brief else [(40, 30, 8, 20)]))
-        long.frame(t, *([] if hidden_long else [(40, 30, 8, 20)]))
-    assert brief.grid.area_visits[0] == 1 and brief.grid.visits.sum() == 1
-    assert brief.grid.area_dwell[0] == pytest.approx(199 * DT)   # the gap is credited on re-find
-    assert long.grid.area_visits[0] == 2 and long.grid.visits.sum() == 2
-    # the long gap is not dwell: first stay 49 intervals, second from its birth at frame 90
-    assert long.grid.area_dwell[0] == pytest.approx((49 + 109) * DT)
+        hidden_brief = 60 <= f < 72             # 0.48 s < grace
+        hidden_long = 60 <= f < 100             # 1.6 s > grace
+        brief.frame(t, *([] if hidden_brief else [walk_in_and_stand(f)]))
+        long.frame(t, *([] if hidden_long else [walk_in_and_stand(f)]))
+    assert brief.grid.area_visits[0] == 1 and brief.grid.visits.sum() == 2
+    assert brief.grid.area_dwell[0] == pytest.approx((200 - 29) * DT)   # the gap is credited on re-find
+    # found again in place after the grace time: a new track that has not moved, so neither
+    # a new visit nor dwell until it walks (a ghost or a bag looks the same)
+    assert long.grid.area_visits[0] == 1 and long.grid.visits.sum() == 2
+    assert long.grid.area_dwell[0] == pytest.approx((60 - 29) * DT)
 
 
 def test_same_track_returning_to_a_cell_after_grace_counts_again():
@@ -121,13 +138,14 @@ def test_same_track_returning_to_a_cell_after_grace_counts_again():
 
 def test_credit_is_capped():
     s = Stages([RIGHT_HALF])
-    s.frame(0.0, (40, 30, 8, 20))
-    s.frame(0.2, (40, 30, 8, 20))               # confirmed, 0.2 s since birth
+    for f in range(30):
+        s.frame(0.1 * f, (34 + f // 3, 30, 8, 20))   # walking slowly inside the area, confirmed
+    before = s.grid.area_dwell[0]
     s.tracker.trf[:, T_CREDIT] = 0
-    s.tracker.trf[0, 1] = -5.0                   # pretend last seen 5.2 s ago (caller gave no cap)
+    s.tracker.trf[0, 1] = -5.0                   # pretend last seen 5 s ago (caller gave no cap)
     s.tracker.grace = 10.0
-    s.frame(0.2 + 0.04, (40, 30, 8, 20))
-    assert s.grid.area_dwell[0] == pytest.approx(0.2 + DT_CAP)
+    s.frame(3.0, (44, 30, 8, 20))
+    assert s.grid.area_dwell[0] - before == pytest.approx(DT_CAP)
 
 
 def test_default_rows_square_cells():
@@ -136,7 +154,7 @@ def test_default_rows_square_cells():
 
 # --- the fast kernel against a slow twin on arbitrary track states ---------------------------
 
-def slow_accumulate(tr, trf, labels, rows, cols, now, grace, cell_last, area_last, acc):
+def slow_accumulate(tr, trf, labels, rows, cols, step, now, grace, cell_last, area_last, acc):
     h, w = labels.shape
     for i in range(tr.shape[0]):
         if tr[i, T_NEW]:
@@ -144,23 +162,37 @@ def slow_accumulate(tr, trf, labels, rows, cols, now, grace, cell_last, area_las
             area_last[i] = -1e30
         if not (tr[i, T_LIVE] and tr[i, T_MATCHED] and tr[i, T_CONFIRMED]):
             continue
-        fx, fy = tr[i, T_FX], tr[i, T_FY]
-        k = labels[fy, fx]
-        if not k:
-            continue
+        fx, fy, lx, ly = tr[i, T_FX], tr[i, T_FY], tr[i, T_LX], tr[i, T_LY]
         rel = np.float32(now - trf[i, T_BORN])
+
+        def visit(x, y):
+            k = labels[y, x]
+            if not k:
+                return None
+            c = (y * rows // h) * cols + x * cols // w
+            for table, idx, key in ((cell_last, c, "v"), (area_last, k, "av"), (area_last, 0, "av")):
+                if rel - table[i, idx] > grace:
+                    acc[key][idx] += 1
+                table[i, idx] = rel
+            return c, k
+
+        # the path, sampled every `step` px (floor division towards the start), then the footprint
+        n = int(max(abs(fx - lx), abs(fy - ly)) / step)
+        for s in range(n):
+            visit(lx + (fx - lx) * s // n, ly + (fy - ly) * s // n)
+        hit = visit(fx, fy)
+        if hit is None:
+            continue
+        c, k = hit
         credit = min(trf[i, T_CREDIT], DT_CAP)
-        c = (fy * rows // h) * cols + fx * cols // w
-        for table, idx, vkey, dkey in ((cell_last, c, "v", "d"), (area_last, k, "av", "ad"),
-                                       (area_last, 0, "av", "ad")):
-            if rel - table[i, idx] > grace:
-                acc[vkey][idx] += 1
-            table[i, idx] = rel
-            acc[dkey][idx] += credit
+        acc["d"][c] += credit
+        acc["ad"][k] += credit
+        acc["ad"][0] += credit
 
 
 track_row = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1),
-                      st.integers(0, 31), st.integers(0, 23), st.floats(0, 5), st.floats(0, 2))
+                      st.integers(0, 31), st.integers(0, 23), st.integers(0, 31), st.integers(0, 23),
+                      st.floats(0, 5), st.floats(0, 2))
 
 
 @settings(max_examples=60, deadline=None)
@@ -177,11 +209,12 @@ def test_accumulate_matches_slow_twin(frames):
         now = 1.0 + 0.3 * f
         tr = np.zeros((4, N_INT), np.int64)
         trf = np.zeros((4, N_FLOAT))
-        for i, (live, matched, conf, new, fx, fy, born, credit) in enumerate(rowsdata):
-            tr[i, [T_LIVE, T_MATCHED, T_CONFIRMED, T_NEW, T_FX, T_FY]] = live, matched, conf, new, fx, fy
+        for i, (live, matched, conf, new, fx, fy, lx, ly, born, credit) in enumerate(rowsdata):
+            tr[i, [T_LIVE, T_MATCHED, T_CONFIRMED, T_NEW, T_FX, T_FY, T_LX, T_LY]] = (
+                live, matched, conf, new, fx, fy, lx, ly)
             trf[i, T_BORN], trf[i, T_CREDIT] = now - born, credit
         grid.accumulate(tr, trf, labels, now, 1.0)
-        slow_accumulate(tr, trf, labels, rows, cols, now, 1.0, cell_last, area_last, acc)
+        slow_accumulate(tr, trf, labels, rows, cols, grid._step, now, 1.0, cell_last, area_last, acc)
     np.testing.assert_array_equal(grid.visits.reshape(-1), acc["v"])
     np.testing.assert_allclose(grid.dwell.reshape(-1), acc["d"])
     np.testing.assert_array_equal(grid.area_visits, acc["av"])

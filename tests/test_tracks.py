@@ -64,19 +64,56 @@ def test_fragments_of_one_person_stay_one_target():
             assert row[T_FY] == 49                # footprint at the legs, not under the torso
 
 
-def test_merge_keeps_both_ids_within_grace_only():
+def test_crossing_walkers_keep_their_ids():
     s = Scene()
-    for f in range(10):
-        s.frame(f * DT, (40, 40, 10, 30), (60, 40, 10, 30))
-    for f in range(10, 30):                       # 0.8 s as one blob (< grace)
-        s.frame(f * DT, (40, 40, 30, 30))
+    for f in range(70):                           # head-on at 1 px/frame: one blob for ~10 frames
+        s.frame(f * DT, (20 + f, 40, 10, 30), (110 - f, 40, 10, 30))
+        assert len(s.tracker.live_ids()) <= 2
+    assert s.tracker.confirmed_ids() == [1, 2]
+    rows = s.tracker.tr[s.tracker.tr[:, T_LIVE] == 1]
+    by_id = {int(r[T_ID]): int(r[T_FX]) for r in rows}
+    assert by_id[1] > by_id[2]                    # id 1 walked right, id 2 left: not swapped
+
+
+def test_people_meeting_and_standing_together_stay_two():
+    s = Scene()
+    for f in range(20):                           # approach at 1 px/frame
+        s.frame(f * DT, (20 + f, 40, 10, 30), (80 - f, 40, 10, 30))
+    for f in range(20, 120):                      # 4 s as one blob, standing
+        s.frame(f * DT, (39, 40, 32, 30))
+    assert s.tracker.confirmed_ids() == [1, 2]
+    for f in range(120, 160):                     # part again
+        k = f - 120
+        s.frame(f * DT, (39 - k, 40, 10, 30), (61 + k, 40, 10, 30))
     assert s.tracker.live_ids() == [1, 2]
-    for f in range(30, 40):
-        s.frame(f * DT, (40, 40, 10, 30), (60, 40, 10, 30))
-    assert s.tracker.live_ids() == [1, 2]
-    for f in range(40, 80):                       # 1.6 s merged: the hidden one ends
-        s.frame(f * DT, (40, 40, 30, 30))
-    assert len(s.tracker.live_ids()) == 1
+
+
+def test_one_person_seen_as_two_tracks_becomes_one():
+    s = Scene()
+    for f in range(20):                           # torso and legs 10 px apart (> margin), moving together
+        s.frame(f * DT, (10 + f, 20, 12, 16), (12 + f, 46, 8, 10))
+    assert s.tracker.confirmed_ids() == [1, 2]
+    for f in range(20, 60):                       # 1.6 s reunited (> MERGE_SECONDS)
+        s.frame(f * DT, (10 + f, 20, 12, 36))
+    assert s.tracker.live_ids() == [1]
+
+
+def test_stacked_tracks_moving_alike_merge_into_the_older():
+    s = Scene()
+    for f in range(20):
+        s.frame(f * DT, (10 + f, 20, 12, 16), (12 + f, 46, 8, 10))
+    for f in range(20, 60):                       # gap narrows to 2 px but the pieces stay apart
+        s.frame(f * DT, (10 + f, 20, 12, 16), (12 + f, 38, 8, 10))
+    assert s.tracker.live_ids() == [1]
+    row = s.tracker.tr[s.tracker.tr[:, T_LIVE] == 1][0]
+    assert row[T_FY] == 47                        # the survivor's footprint is at the legs
+
+
+def test_something_appearing_in_place_is_never_confirmed():
+    s = Scene()
+    for f in range(100):                          # a ghost or a dropped bag: never moves
+        assert s.frame(f * DT, (60, 60, 12, 30)) == 0
+    assert s.tracker.live_ids() == [1] and s.tracker.confirmed_ids() == []
 
 
 def test_table_full_drops_new_blobs_without_error():

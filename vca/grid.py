@@ -19,13 +19,20 @@ at DT_CAP = 1 s, paused while a scene change settles):
   since its birth; capped at DT_CAP) are added to the cell, the area and the
   any-area total of F. A target briefly lost (within the grace time) gets
   the lost interval credited where it is found again. Units: target-seconds.
-- visits (cell c): a track's footprint is in c and that track's footprint
-  was NOT in c during the last `grace` seconds (never, or longer ago). So a
-  standing or jittering target counts once; the same track leaving c and
-  coming back after more than the grace time counts again; a target lost
-  for longer than the grace time becomes a new track and counts again.
+- footprint path: on each frame a confirmed track is matched, the straight
+  line from its previous footprint (on its confirmation frame: its birth
+  footprint) to its footprint now, sampled every half cell. A fast walker
+  or a track found again after a short loss so leaves an unbroken trail.
+- visits (cell c): a point of the track's footprint path is in c (and in an
+  area) and that track's path was NOT in c during the last `grace` seconds
+  (never, or longer ago). So a standing or jittering target counts once;
+  the same track leaving c and coming back after more than the grace time
+  counts again; a target lost for longer than the grace time becomes a new
+  track and counts again.
 - visits (area k / any area): the same rule with "in area k" / "in any
   area" in place of "in cell c". visits_total is the any-area count.
+  Dwell is credited only at the footprint now; a path that crosses an area
+  and ends outside it gives a visit without dwell.
 
 Accumulators: visits int32 (rows, columns), dwell float64 (rows, columns),
 area_visits int64 (1 + MAX_AREAS,), area_dwell float64 (1 + MAX_AREAS,);
@@ -39,8 +46,8 @@ import numpy as np
 from numba import njit
 
 from vca.mask import MAX_AREAS
-from vca.tracks import (MAX_TRACKS, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_MATCHED,
-                        T_NEW)
+from vca.tracks import (MAX_TRACKS, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY,
+                        T_MATCHED, T_NEW)
 
 DEFAULT_COLUMNS = 64
 DT_CAP = 1.0
@@ -53,18 +60,33 @@ def default_rows(height: int, width: int, columns: int = DEFAULT_COLUMNS) -> int
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, now, grace, cap,
+def _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits):
+    """Apply the visit rule to cell c and area k (k > 0) for track slot i at time rel."""
+    if rel - cell_last[i, c] > grace:
+        visits[c] += 1
+    cell_last[i, c] = rel
+    if rel - area_last[i, k] > grace:
+        area_visits[k] += 1
+    area_last[i, k] = rel
+    if rel - area_last[i, 0] > grace:
+        area_visits[0] += 1
+    area_last[i, 0] = rel
+
+
+@njit(cache=True, nogil=True)
+def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, step, now, grace, cap,
                 cell_last, area_last, visits, dwell, area_visits, area_dwell):
     """Credit this frame's confirmed, matched tracks.
 
     tr, trf:    vca.tracks state (int64 (T, N_INT), float64 (T, N_FLOAT)).
     labels:     uint8 (H, W) area labels (0 outside, k inside area k).
     row_of_y:   int32 (H,); col_of_x: int32 (W,) cell row / column of each pixel line.
+    step:       path sampling distance in pixels (half the smaller cell side, >= 1).
     cell_last:  float32 (T, rows*columns) per track: last time in each cell (rel. to birth).
     area_last:  float32 (T, 1 + MAX_AREAS) per track: same for any area (0) and area k.
     visits:     int32 (rows*columns,); dwell: float64 (rows*columns,).
     area_visits: int64 (1 + MAX_AREAS,); area_dwell: float64 (1 + MAX_AREAS,).
-    Returns the number of tracks credited.
+    Returns the number of tracks credited dwell.
     """
     n_tracks = tr.shape[0]
     credited = 0
@@ -75,26 +97,31 @@ def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, now, grace, cap,
             area_last[i, :] = _NEVER
         if tr[i, T_LIVE] == 0 or tr[i, T_MATCHED] == 0 or tr[i, T_CONFIRMED] == 0:
             continue
+        rel = np.float32(now - trf[i, T_BORN])
         fx = tr[i, T_FX]
         fy = tr[i, T_FY]
+        lx = tr[i, T_LX]
+        ly = tr[i, T_LY]
+        # Path from the previous footprint (already visited unless just confirmed) to now.
+        n = int(max(abs(fx - lx), abs(fy - ly)) / step)
+        last_c = -1
+        for s in range(n):
+            px = lx + (fx - lx) * s // n
+            py = ly + (fy - ly) * s // n
+            k = labels[py, px]
+            c = row_of_y[py] * columns + col_of_x[px]
+            if k != 0 and c != last_c:
+                _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits)
+                last_c = c
         k = labels[fy, fx]
         if k == 0:
             continue
-        credited += 1
-        rel = np.float32(now - trf[i, T_BORN])
-        credit = min(trf[i, T_CREDIT], cap)
         c = row_of_y[fy] * columns + col_of_x[fx]
-        if rel - cell_last[i, c] > grace:
-            visits[c] += 1
-        cell_last[i, c] = rel
+        _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits)
+        credited += 1
+        credit = min(trf[i, T_CREDIT], cap)
         dwell[c] += credit
-        if rel - area_last[i, k] > grace:
-            area_visits[k] += 1
-        area_last[i, k] = rel
         area_dwell[k] += credit
-        if rel - area_last[i, 0] > grace:
-            area_visits[0] += 1
-        area_last[i, 0] = rel
         area_dwell[0] += credit
     return credited
 
@@ -114,6 +141,7 @@ class GridAccumulator:
         self.row_of_y = (np.arange(height, dtype=np.int64) * rows // height).astype(np.int32)
         self.col_of_x = (np.arange(width, dtype=np.int64) * columns // width).astype(np.int32)
         n_cells = rows * self.columns
+        self._step = max(1, min(height // rows, width // self.columns) // 2)
         self.visits = np.zeros((rows, self.columns), np.int32)
         self.dwell = np.zeros((rows, self.columns), np.float64)
         self._visits_flat = self.visits.reshape(-1)
@@ -126,7 +154,7 @@ class GridAccumulator:
     def accumulate(self, tr: np.ndarray, trf: np.ndarray, labels: np.ndarray, now: float,
                    grace: float) -> int:
         """Credit the tracks matched on this frame (see DEFINITIONS); returns how many were credited."""
-        return _accumulate(tr, trf, labels, self.row_of_y, self.col_of_x, self.columns, float(now),
+        return _accumulate(tr, trf, labels, self.row_of_y, self.col_of_x, self.columns, self._step, float(now),
                            float(grace), DT_CAP, self._cell_last, self._area_last, self._visits_flat,
                            self._dwell_flat, self.area_visits, self.area_dwell)
 

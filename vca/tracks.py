@@ -4,38 +4,60 @@ Time here is the analyzer's analysed time `now` (seconds; frame intervals
 capped, paused while a scene change settles), so frame rate and frame
 skipping do not change the rules.
 
+Each track has a box, a footprint (bottom centre of the box) and a velocity
+(box centre, px/s, smoothed with time constant VELOCITY_TAU). Its predicted
+box is the last box moved by velocity * seconds since it was last seen.
+
 Per frame, in this order:
 1. Expire: a live track not seen for more than `grace` seconds (default 1.0)
-   is freed. A target that stops moving or is briefly lost (occluded,
-   absorbed for a moment) keeps its id while within the grace time.
-2. Overlap: greedy one-to-one matching of live tracks (last box) to blobs by
-   intersection-over-union of bounding boxes, highest first.
-3. Nearest footprint: tracks and blobs still unmatched are paired greedily by
-   footprint distance within a gate of size * (0.5 + 2.0 * lost_seconds),
-   size = the larger side of the track's box (a person walks about two
-   body heights per second; the gate widens the longer it was lost).
-4. Fragments: a blob still unmatched that touches the box of a blob matched
-   this frame, grown by a quarter of the larger side of that blob or of the
-   track's last box, belongs to that track (one person split into torso
-   and legs is one target). The track's
-   box becomes the union, so its footprint stays at the feet.
-5. New tracks: each remaining blob starts a track (while slots are free),
-   taking along the remaining blobs that touch its grown box (step 4 rule).
-
-Merges: when two tracks meet one blob, the blob goes to one of them; the
-other is not refreshed but stays alive for the grace time, so when the two
-part again within it, both ids pick their blobs up again and no new visit is
-counted. A merge lasting longer than the grace time ends the hidden track; a
-later split then starts one new track (one extra visit), by design bounded.
+   is freed; an unconfirmed one after TENTATIVE_GRACE. A target that stops
+   or is briefly lost keeps its id while within the grace time.
+2. Match, confirmed tracks first, then unconfirmed ones, so a piece of a
+   known person is never claimed by a newcomer:
+   a. overlap: greedy one-to-one by intersection-over-union of the predicted
+      box and the blob's box, highest first;
+   b. nearest footprint: greedy by distance of the predicted footprint
+      within a gate of size * (GATE_BASE + GATE_PER_SECOND * lost seconds),
+      size = the larger side of the track's box;
+   c. fragments: a blob still unclaimed that touches the matched blob's box
+      grown by FRAGMENT_MARGIN of the larger side of that blob or of the
+      track's box belongs to that track (torso and legs segmented apart).
+   A matched track's box becomes the union of its blobs.
+3. Held in a group: a confirmed track left unmatched whose predicted box
+   overlaps a blob matched by another confirmed track by at least HOLD_SHARE
+   of its own area is hidden in that group (two people crossing, one
+   occluding the other). It stays matched: its box is the predicted box
+   moved inside the group blob, its velocity is kept, it keeps counting,
+   and when the group parts it picks its own blob up again. A track held
+   with velocity within SAME_VELOCITY of its holder's for MERGE_SECONDS is
+   the same target (one person seen as two tracks) and is dropped silently.
+4. Pairs: two confirmed tracks matched to separate blobs stacked one above
+   the other (columns overlapping by half the narrower box, vertical gap
+   within the fragment margin, rows overlapping by at most a quarter of the
+   shorter box) and moving alike for MERGE_SECONDS are torso and legs of
+   one person: the younger is dropped silently, the older keeps both blobs.
+5. New tracks: each blob still unclaimed starts a track (while slots are
+   free), taking along the unclaimed blobs that touch its grown box.
 
 Confirmation: a track counts (visits, dwell) once it has been matched on at
-least CONFIRM_HITS frames and is CONFIRM_SECONDS old; on that frame it is
-credited the time since its birth, so no dwell is lost to confirmation.
-An unconfirmed track unseen for more than TENTATIVE_GRACE (0.25 s) is
-dropped, so isolated flicker never becomes a target.
+least CONFIRM_HITS frames, is CONFIRM_SECONDS old and its footprint has
+moved MOVE_SHARE of its size away from where it was born. People walk into
+a scene; what appears in place and never moves (a ghost left by the
+background model, a dropped bag, a moved chair, a flickering fragment) is
+never a visit. On the confirmation frame the track is credited the time
+since its birth, and its footprint path starts at its birth footprint, so
+nothing is lost to the delay. An unconfirmed track unseen for more than
+TENTATIVE_GRACE is dropped.
+
+Merges: a merge lasting longer than MERGE_SECONDS with both moving alike
+ends the younger track; a later split then starts a new track (one extra
+visit), by design bounded.
 
 State: int64 (T, N_INT) and float64 (T, N_FLOAT) per track slot, columns
-named below; T = max_tracks, fixed and preallocated.
+named below; T = max_tracks, fixed and preallocated. Footprint path for the
+grid: (T_LX, T_LY) is where the footprint was on the previous credited
+frame (the birth footprint on the confirmation frame), (T_FX, T_FY) where
+it is now.
 """
 from __future__ import annotations
 
@@ -48,19 +70,27 @@ from vca.blobs import FX, FY, MAX_BLOBS, X0, X1, Y0, Y1
 
 MAX_TRACKS = 64
 GRACE_SECONDS = 1.0
-CONFIRM_HITS = 2
-CONFIRM_SECONDS = 0.1
-TENTATIVE_GRACE = 0.25   # an unconfirmed track unseen this long is dropped (flicker)
+CONFIRM_HITS = 3
+CONFIRM_SECONDS = 0.4
+MOVE_SHARE = 0.3          # footprint displacement from birth, share of the box's larger side
+TENTATIVE_GRACE = 0.25    # an unconfirmed track unseen this long is dropped (flicker)
 FRAGMENT_MARGIN = 0.25
 GATE_BASE = 0.5
 GATE_PER_SECOND = 2.0
+VELOCITY_TAU = 0.3        # s, smoothing of the measured velocity
+MAX_SPEED = 3.0           # box sizes per second: a faster measured velocity is clipped
+HOLD_SHARE = 0.3
+MERGE_SECONDS = 1.0
+SAME_VELOCITY = 0.3       # box sizes per second
 
 # int64 columns
-T_ID, T_LIVE, T_X0, T_Y0, T_X1, T_Y1, T_FX, T_FY, T_HITS, T_CONFIRMED, T_MATCHED, T_NEW = range(12)
-N_INT = 12
-# float64 columns: birth time, last seen, seconds to credit on this frame (0 = none)
-T_BORN, T_SEEN, T_CREDIT = range(3)
-N_FLOAT = 3
+(T_ID, T_LIVE, T_X0, T_Y0, T_X1, T_Y1, T_FX, T_FY, T_HITS, T_CONFIRMED, T_MATCHED, T_NEW,
+ T_BX, T_BY, T_LX, T_LY, T_HOLDER, T_PAIR) = range(18)
+N_INT = 18
+# float64 columns: birth time, last seen, seconds to credit on this frame (0 = none),
+# velocity, predicted box, since when held / paired with the same partner (-1: not)
+T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED = range(11)
+N_FLOAT = 11
 
 
 @njit(cache=True, nogil=True)
@@ -76,42 +106,27 @@ def _iou(ax0, ay0, ax1, ay1, bx0, by0, bx1, by1):
 
 
 @njit(cache=True, nogil=True)
-def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, next_id):
-    """Associate this frame's blobs with the tracks; returns confirmed live tracks.
+def _touches(stats, b, x0, y0, x1, y1, m):
+    return (stats[b, X0] <= x1 + m and stats[b, X1] >= x0 - m
+            and stats[b, Y0] <= y1 + m and stats[b, Y1] >= y0 - m)
 
-    stats:   int64 (>= n_blobs, N_STATS) blob rows (vca.blobs columns).
-    tr, trf: int64 (T, N_INT), float64 (T, N_FLOAT) track state, updated in place.
-    score:   float64 (T, >= n_blobs) scratch.
-    owner:   int32 (>= n_blobs,) out: track slot owning each blob, -1 none.
-    primary: int32 (T,) scratch: the blob each track matched in steps 2-3, -1 none.
-    next_id: int64 (1,) the next track id, advanced in place.
-    """
+
+@njit(cache=True, nogil=True)
+def _match_class(cls, stats, n_blobs, now, grace, tr, trf, score, owner, primary):
+    """Steps 2a-2c for the live tracks whose T_CONFIRMED == cls."""
     n_tracks = tr.shape[0]
     for i in range(n_tracks):
-        tr[i, T_MATCHED] = 0
-        tr[i, T_NEW] = 0
-        trf[i, T_CREDIT] = 0.0
-        primary[i] = -1
-        if tr[i, T_LIVE] != 0:
-            limit = grace if tr[i, T_CONFIRMED] != 0 else TENTATIVE_GRACE
-            if now - trf[i, T_SEEN] > limit:
-                tr[i, T_LIVE] = 0
-    for b in range(n_blobs):
-        owner[b] = -1
-
-    # 2. Greedy one-to-one by overlap.
-    for i in range(n_tracks):
-        if tr[i, T_LIVE] == 0:
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] != cls:
             continue
         for b in range(n_blobs):
-            score[i, b] = _iou(tr[i, T_X0], tr[i, T_Y0], tr[i, T_X1], tr[i, T_Y1],
+            score[i, b] = _iou(trf[i, T_PX0], trf[i, T_PY0], trf[i, T_PX1], trf[i, T_PY1],
                                stats[b, X0], stats[b, Y0], stats[b, X1], stats[b, Y1])
     while True:
         best = 0.0
         bi = -1
         bb = -1
         for i in range(n_tracks):
-            if tr[i, T_LIVE] == 0 or primary[i] >= 0:
+            if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] != cls or primary[i] >= 0:
                 continue
             for b in range(n_blobs):
                 if owner[b] < 0 and score[i, b] > best:
@@ -122,23 +137,23 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
             break
         primary[bi] = bb
         owner[bb] = bi
-
-    # 3. Greedy nearest footprint within the gate (distance relative to gate).
     while True:
         best = 1.0
         bi = -1
         bb = -1
         for i in range(n_tracks):
-            if tr[i, T_LIVE] == 0 or primary[i] >= 0:
+            if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] != cls or primary[i] >= 0:
                 continue
             size = max(tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
             lost = min(now - trf[i, T_SEEN], grace)
             gate = size * (GATE_BASE + GATE_PER_SECOND * lost)
+            pfx = 0.5 * (trf[i, T_PX0] + trf[i, T_PX1])
+            pfy = trf[i, T_PY1]
             for b in range(n_blobs):
                 if owner[b] >= 0:
                     continue
-                dx = float(stats[b, FX] - tr[i, T_FX])
-                dy = float(stats[b, FY] - tr[i, T_FY])
+                dx = stats[b, FX] - pfx
+                dy = stats[b, FY] - pfy
                 rel = math.sqrt(dx * dx + dy * dy) / gate
                 if rel <= best:
                     best = rel
@@ -148,34 +163,79 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
             break
         primary[bi] = bb
         owner[bb] = bi
-
-    # 4. Fragments join the track whose matched blob they touch (grown box).
     for b in range(n_blobs):
         if owner[b] >= 0:
             continue
         for i in range(n_tracks):
             p = primary[i]
-            if p < 0:
+            if p < 0 or tr[i, T_CONFIRMED] != cls:
                 continue
-            # Grow by a share of the larger of the blob and the track's last box: a person
+            # Grow by a share of the larger of the blob and the track's box: a person
             # cut in two leaves a torso blob much smaller than the person.
             size = max(stats[p, X1] - stats[p, X0] + 1, stats[p, Y1] - stats[p, Y0] + 1,
                        tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
             m = int(FRAGMENT_MARGIN * size)
-            if (stats[b, X0] <= stats[p, X1] + m and stats[b, X1] >= stats[p, X0] - m
-                    and stats[b, Y0] <= stats[p, Y1] + m and stats[b, Y1] >= stats[p, Y0] - m):
+            if _touches(stats, b, stats[p, X0], stats[p, Y0], stats[p, X1], stats[p, Y1], m):
                 owner[b] = i
                 break
 
-    # Matched tracks take the union box of their blobs.
+
+@njit(cache=True, nogil=True)
+def _drop(tr, trf, i):
+    tr[i, T_LIVE] = 0
+    tr[i, T_MATCHED] = 0
+    trf[i, T_CREDIT] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, next_id):
+    """Associate this frame's blobs with the tracks; returns confirmed live tracks.
+
+    stats:   int64 (>= n_blobs, N_STATS) blob rows (vca.blobs columns).
+    tr, trf: int64 (T, N_INT), float64 (T, N_FLOAT) track state, updated in place.
+    score:   float64 (T, >= n_blobs) scratch.
+    owner:   int32 (>= n_blobs,) out: track slot owning each blob, -1 none.
+    primary: int32 (T,) scratch: the blob each track matched in steps 2a-2b, -1 none.
+    next_id: int64 (1,) the next track id, advanced in place.
+    """
+    n_tracks = tr.shape[0]
+    # 1. Expire; predict.
+    for i in range(n_tracks):
+        tr[i, T_MATCHED] = 0
+        tr[i, T_NEW] = 0
+        tr[i, T_HOLDER] = -1
+        trf[i, T_CREDIT] = 0.0
+        primary[i] = -1
+        if tr[i, T_LIVE] == 0:
+            continue
+        lost = now - trf[i, T_SEEN]
+        if lost > (grace if tr[i, T_CONFIRMED] != 0 else TENTATIVE_GRACE):
+            tr[i, T_LIVE] = 0
+            continue
+        trf[i, T_PX0] = tr[i, T_X0] + trf[i, T_VX] * lost
+        trf[i, T_PX1] = tr[i, T_X1] + trf[i, T_VX] * lost
+        trf[i, T_PY0] = tr[i, T_Y0] + trf[i, T_VY] * lost
+        trf[i, T_PY1] = tr[i, T_Y1] + trf[i, T_VY] * lost
+    for b in range(n_blobs):
+        owner[b] = -1
+
+    # 2. Confirmed tracks choose first.
+    _match_class(1, stats, n_blobs, now, grace, tr, trf, score, owner, primary)
+    _match_class(0, stats, n_blobs, now, grace, tr, trf, score, owner, primary)
+
+    # Matched tracks take the union box of their blobs; velocity from the box centre.
     for i in range(n_tracks):
         p = primary[i]
         if p < 0:
             continue
+        cx = 0.5 * (tr[i, T_X0] + tr[i, T_X1])
+        cy = 0.5 * (tr[i, T_Y0] + tr[i, T_Y1])
         tr[i, T_X0] = stats[p, X0]
         tr[i, T_Y0] = stats[p, Y0]
         tr[i, T_X1] = stats[p, X1]
         tr[i, T_Y1] = stats[p, Y1]
+        score[i, 0] = cx          # keep the old centre for the velocity below
+        score[i, 1] = cy
     for b in range(n_blobs):
         i = owner[b]
         if i < 0 or primary[i] == b:
@@ -187,16 +247,136 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
     for i in range(n_tracks):
         if primary[i] < 0:
             continue
-        tr[i, T_FX] = (tr[i, T_X0] + tr[i, T_X1]) // 2
-        tr[i, T_FY] = tr[i, T_Y1]
+        dt = now - trf[i, T_SEEN]
+        if dt > 0.0:
+            size = max(tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
+            vmax = MAX_SPEED * size
+            vx = min(max((0.5 * (tr[i, T_X0] + tr[i, T_X1]) - score[i, 0]) / dt, -vmax), vmax)
+            vy = min(max((0.5 * (tr[i, T_Y0] + tr[i, T_Y1]) - score[i, 1]) / dt, -vmax), vmax)
+            a = 1.0 - math.exp(-dt / VELOCITY_TAU)
+            trf[i, T_VX] += a * (vx - trf[i, T_VX])
+            trf[i, T_VY] += a * (vy - trf[i, T_VY])
+        trf[i, T_HELD] = -1.0
+
+    # 3. Confirmed tracks hidden in another confirmed track's blob.
+    for i in range(n_tracks):
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] == 0 or primary[i] >= 0:
+            continue
+        px0 = trf[i, T_PX0]
+        py0 = trf[i, T_PY0]
+        px1 = trf[i, T_PX1]
+        py1 = trf[i, T_PY1]
+        own = (px1 - px0 + 1.0) * (py1 - py0 + 1.0)
+        holder = -1
+        hb = -1
+        for b in range(n_blobs):
+            j = owner[b]
+            if j < 0 or j == i or tr[j, T_CONFIRMED] == 0:
+                continue
+            iw = min(px1, stats[b, X1]) - max(px0, stats[b, X0]) + 1.0
+            ih = min(py1, stats[b, Y1]) - max(py0, stats[b, Y0]) + 1.0
+            if iw > 0.0 and ih > 0.0 and iw * ih >= HOLD_SHARE * own:
+                holder = j
+                hb = b
+                break
+        if holder < 0:
+            trf[i, T_HELD] = -1.0
+            continue
+        # Move the predicted box inside the group blob (it cannot be outside what is seen).
+        w = px1 - px0
+        h = py1 - py0
+        bx0, by0, bx1, by1 = stats[hb, X0], stats[hb, Y0], stats[hb, X1], stats[hb, Y1]
+        x0 = min(max(px0, float(bx0)), max(bx1 - w, float(bx0)))
+        y0 = min(max(py0, float(by0)), max(by1 - h, float(by0)))
+        tr[i, T_X0] = int(round(x0))
+        tr[i, T_Y0] = int(round(y0))
+        tr[i, T_X1] = min(int(round(x0 + w)), bx1)
+        tr[i, T_Y1] = min(int(round(y0 + h)), by1)
+        tr[i, T_HOLDER] = holder
+        if trf[i, T_HELD] < 0.0:
+            trf[i, T_HELD] = now
+        primary[i] = hb       # counts as matched below (hb stays owned by the holder)
+
+    # Bookkeeping of every matched track: footprint, hits, confirmation, credit.
+    for i in range(n_tracks):
+        if primary[i] < 0:
+            continue
+        fx = (tr[i, T_X0] + tr[i, T_X1]) // 2
+        fy = tr[i, T_Y1]
+        if tr[i, T_CONFIRMED] != 0:
+            tr[i, T_LX] = tr[i, T_FX]
+            tr[i, T_LY] = tr[i, T_FY]
+        tr[i, T_FX] = fx
+        tr[i, T_FY] = fy
         tr[i, T_MATCHED] = 1
         tr[i, T_HITS] += 1
         if tr[i, T_CONFIRMED] != 0:
             trf[i, T_CREDIT] = now - trf[i, T_SEEN]
         elif tr[i, T_HITS] >= CONFIRM_HITS and now - trf[i, T_BORN] >= CONFIRM_SECONDS:
-            tr[i, T_CONFIRMED] = 1
-            trf[i, T_CREDIT] = now - trf[i, T_BORN]
+            size = max(tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
+            dx = float(fx - tr[i, T_BX])
+            dy = float(fy - tr[i, T_BY])
+            if math.sqrt(dx * dx + dy * dy) >= MOVE_SHARE * size:
+                tr[i, T_CONFIRMED] = 1
+                trf[i, T_CREDIT] = now - trf[i, T_BORN]
+                tr[i, T_LX] = tr[i, T_BX]
+                tr[i, T_LY] = tr[i, T_BY]
         trf[i, T_SEEN] = now
+
+    # 3 (end). A track held alike with its holder for long is the holder itself.
+    for i in range(n_tracks):
+        j = tr[i, T_HOLDER]
+        if j < 0 or tr[i, T_LIVE] == 0:
+            continue
+        size = max(tr[j, T_X1] - tr[j, T_X0] + 1, tr[j, T_Y1] - tr[j, T_Y0] + 1)
+        dvx = trf[i, T_VX] - trf[j, T_VX]
+        dvy = trf[i, T_VY] - trf[j, T_VY]
+        if math.sqrt(dvx * dvx + dvy * dvy) > SAME_VELOCITY * size:
+            trf[i, T_HELD] = now      # moving apart: not the same target, restart the clock
+        elif now - trf[i, T_HELD] > MERGE_SECONDS:
+            _drop(tr, trf, i)
+
+    # 4. Confirmed tracks stacked as torso and legs of one person.
+    for i in range(n_tracks):
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] == 0 or tr[i, T_MATCHED] == 0 or tr[i, T_HOLDER] >= 0:
+            trf[i, T_PAIRED] = -1.0
+            continue
+        partner = -1
+        for j in range(n_tracks):
+            if (j == i or tr[j, T_LIVE] == 0 or tr[j, T_CONFIRMED] == 0 or tr[j, T_MATCHED] == 0
+                    or tr[j, T_HOLDER] >= 0 or tr[j, T_ID] > tr[i, T_ID]):
+                continue
+            wi = tr[i, T_X1] - tr[i, T_X0] + 1
+            wj = tr[j, T_X1] - tr[j, T_X0] + 1
+            hi = tr[i, T_Y1] - tr[i, T_Y0] + 1
+            hj = tr[j, T_Y1] - tr[j, T_Y0] + 1
+            ox = min(tr[i, T_X1], tr[j, T_X1]) - max(tr[i, T_X0], tr[j, T_X0]) + 1
+            oy = min(tr[i, T_Y1], tr[j, T_Y1]) - max(tr[i, T_Y0], tr[j, T_Y0]) + 1
+            m = int(FRAGMENT_MARGIN * max(wi, wj, hi, hj))
+            if ox * 2 < min(wi, wj) or oy < -m or oy * 4 > min(hi, hj):
+                continue
+            size = max(wj, hj)
+            dvx = trf[i, T_VX] - trf[j, T_VX]
+            dvy = trf[i, T_VY] - trf[j, T_VY]
+            if math.sqrt(dvx * dvx + dvy * dvy) <= SAME_VELOCITY * size:
+                partner = j
+                break
+        if partner < 0 or partner != tr[i, T_PAIR] or trf[i, T_PAIRED] < 0.0:
+            tr[i, T_PAIR] = partner
+            trf[i, T_PAIRED] = now if partner >= 0 else -1.0
+            continue
+        if now - trf[i, T_PAIRED] > MERGE_SECONDS:
+            j = partner
+            tr[j, T_X0] = min(tr[j, T_X0], tr[i, T_X0])
+            tr[j, T_Y0] = min(tr[j, T_Y0], tr[i, T_Y0])
+            tr[j, T_X1] = max(tr[j, T_X1], tr[i, T_X1])
+            tr[j, T_Y1] = max(tr[j, T_Y1], tr[i, T_Y1])
+            tr[j, T_FX] = (tr[j, T_X0] + tr[j, T_X1]) // 2
+            tr[j, T_FY] = tr[j, T_Y1]
+            for b in range(n_blobs):
+                if owner[b] == i:
+                    owner[b] = j
+            _drop(tr, trf, i)
 
     # 5. New tracks for blobs nobody claimed.
     slot = 0
@@ -216,22 +396,25 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
         tr[i, T_Y0] = stats[b, Y0]
         tr[i, T_X1] = stats[b, X1]
         tr[i, T_Y1] = stats[b, Y1]
-        tr[i, T_FX] = stats[b, FX]
-        tr[i, T_FY] = stats[b, FY]
         tr[i, T_HITS] = 1
         tr[i, T_CONFIRMED] = 0
         tr[i, T_MATCHED] = 1
         tr[i, T_NEW] = 1
+        tr[i, T_HOLDER] = -1
+        tr[i, T_PAIR] = -1
         trf[i, T_BORN] = now
         trf[i, T_SEEN] = now
         trf[i, T_CREDIT] = 0.0
+        trf[i, T_VX] = 0.0
+        trf[i, T_VY] = 0.0
+        trf[i, T_HELD] = -1.0
+        trf[i, T_PAIRED] = -1.0
         # Pieces of one newcomer (torso, legs) found on the same frame are one track.
         m = int(FRAGMENT_MARGIN * max(stats[b, X1] - stats[b, X0] + 1, stats[b, Y1] - stats[b, Y0] + 1))
         for b2 in range(b + 1, n_blobs):
             if owner[b2] >= 0:
                 continue
-            if (stats[b2, X0] <= stats[b, X1] + m and stats[b2, X1] >= stats[b, X0] - m
-                    and stats[b2, Y0] <= stats[b, Y1] + m and stats[b2, Y1] >= stats[b, Y0] - m):
+            if _touches(stats, b2, stats[b, X0], stats[b, Y0], stats[b, X1], stats[b, Y1], m):
                 owner[b2] = i
                 tr[i, T_X0] = min(tr[i, T_X0], stats[b2, X0])
                 tr[i, T_Y0] = min(tr[i, T_Y0], stats[b2, Y0])
@@ -239,6 +422,10 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
                 tr[i, T_Y1] = max(tr[i, T_Y1], stats[b2, Y1])
         tr[i, T_FX] = (tr[i, T_X0] + tr[i, T_X1]) // 2
         tr[i, T_FY] = tr[i, T_Y1]
+        tr[i, T_BX] = tr[i, T_FX]
+        tr[i, T_BY] = tr[i, T_FY]
+        tr[i, T_LX] = tr[i, T_FX]
+        tr[i, T_LY] = tr[i, T_FY]
 
     active = 0
     for i in range(n_tracks):
@@ -259,7 +446,8 @@ class Tracker:
         self.grace = float(grace_seconds)
         self.tr = np.zeros((max_tracks, N_INT), np.int64)
         self.trf = np.zeros((max_tracks, N_FLOAT), np.float64)
-        self._score = np.zeros((max_tracks, max_blobs), np.float64)
+        # at least 2 columns: the update keeps two numbers per track there
+        self._score = np.zeros((max_tracks, max(max_blobs, 2)), np.float64)
         self.owner = np.full(max_blobs, -1, np.int32)
         self._primary = np.full(max_tracks, -1, np.int32)
         self._next_id = np.ones(1, np.int64)

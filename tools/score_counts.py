@@ -1,0 +1,146 @@
+"""Dev script: visits and dwell of ChannelAnalyzer against the truth.
+
+Sample channels (data/samples): default parameters, each clip's suggested
+region, measured vs tests/truth.area_truth. Shared real sequences
+(../shared/data/sequences, whole frame as area): visits and dwell with the
+real background model next to the same analyzer fed the ground-truth masks
+(what a perfect foreground would give). Nothing here is shipped.
+
+    .venv/bin/python tools/score_counts.py [--samples NAME ...] [--no-sequences] [--tracks]
+
+Foreground is cached in /tmp/score_counts (packed bits, keyed by clip and
+the model source) so tracker changes can be re-scored in seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.truth import area_truth, load_truth  # noqa: E402
+from vca.analyzer import SCENE_CHANGE, SETTLING, ChannelAnalyzer  # noqa: E402
+from vca.params import HeatMapParams  # noqa: E402
+
+SAMPLES = ROOT / "data" / "samples"
+SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
+CACHE = Path("/tmp/score_counts")
+WHOLE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+
+
+def decode(path: Path):
+    """(luma view, t) per frame, straight from the decoder."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        for f in c.decode(s):
+            p = f.planes[0]
+            yield np.frombuffer(p, np.uint8).reshape(f.height, p.line_size)[:, :f.width], float(f.pts * s.time_base)
+
+
+class Replay:
+    """BackgroundModel stand-in that replays recorded foreground masks and flags."""
+
+    def __init__(self, masks, flags):
+        self.masks, self.flags, self.i = masks, flags, 0
+        self.background = np.zeros(masks.shape[1:], np.uint8)
+
+    def set_params(self, params):
+        pass
+
+    def apply(self, luma, t, area_mask, fg_out):
+        np.multiply(self.masks[self.i], area_mask, out=fg_out)
+        f = int(self.flags[self.i])
+        self.i += 1
+        return f
+
+
+def _model_key() -> str:
+    src = b"".join((ROOT / "vca" / n).read_bytes() for n in ("background.py", "morphology.py", "analyzer.py", "mask.py"))
+    return hashlib.sha1(src).hexdigest()[:10]
+
+
+def recorded(name: str, path: Path, region) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Real model's cleaned foreground (N,H,W) 0/1, flags (N,), times (N,) for a clip and region."""
+    key = hashlib.sha1(repr(region).encode()).hexdigest()[:6]
+    f = CACHE / f"{name}-{_model_key()}-{key}.npz"
+    if f.exists():
+        z = np.load(f)
+        return np.unpackbits(z["bits"], axis=-1)[..., :int(z["w"])], z["flags"], z["t"]
+    masks, flags, ts = [], [], []
+    a = None
+    for luma, t in decode(path):
+        if a is None:
+            a = ChannelAnalyzer(*luma.shape)
+            a.configure([region], HeatMapParams())
+        a.step(luma, t)
+        masks.append(np.packbits(a.foreground, axis=-1))
+        flags.append((SCENE_CHANGE if a.scene_change else 0) | (SETTLING if a.settling else 0))
+        ts.append(t)
+    CACHE.mkdir(exist_ok=True)
+    bits = np.stack(masks)
+    np.savez(f, bits=bits, flags=np.array(flags), t=np.array(ts), w=a.width)
+    return np.unpackbits(bits, axis=-1)[..., :a.width], np.array(flags), np.array(ts)
+
+
+def replay(masks, flags, ts, region, show_tracks=False):
+    n, h, w = masks.shape
+    a = ChannelAnalyzer(h, w, model=Replay(masks, flags))
+    a.configure([region], HeatMapParams())
+    seen = {}
+    for i in range(n):
+        a.step(masks[i], ts[i])
+        if show_tracks:
+            tr = a.tracker.tr
+            for j in range(tr.shape[0]):
+                if tr[j, 1] and tr[j, 9]:
+                    seen.setdefault(int(tr[j, 0]), [i, i])[1] = i
+    g = a.drain()
+    if show_tracks:
+        print("   confirmed tracks (id: first..last frame):", {k: tuple(v) for k, v in seen.items()})
+    return g
+
+
+def score_samples(names, show_tracks):
+    print(f"{'clip':12} {'visits':>13} {'dwell s':>17}  err%")
+    for name in names:
+        truth = load_truth(SAMPLES / f"{name}.truth.json")
+        region = [tuple(p) for p in truth["region"]]
+        tv, td = area_truth(truth, region)
+        masks, flags, ts = recorded(name, SAMPLES / f"{name}.mp4", region)
+        g = replay(masks, flags, ts, region, show_tracks)
+        print(f"{name:12} {tv:>5} {int(g.area_visits[0]):>6}   {td:8.2f} {g.area_dwell[0]:8.2f}  "
+              f"{100 * (g.area_dwell[0] - td) / td:+.1f}")
+
+
+def score_sequences(show_tracks):
+    import yaml
+    print(f"{'sequence':14} {'visits gt/real':>15} {'dwell gt/real s':>18}")
+    for d in sorted(SEQUENCES.iterdir()):
+        meta = yaml.safe_load((d / "meta.yaml").read_text())
+        gt = (np.load(d / "groundtruth.npz")["masks"] == 255).astype(np.uint8)
+        ts = np.arange(len(gt)) / float(meta["fps"])
+        masks, flags, _ = recorded(d.name, d / "input.mp4", WHOLE)
+        g_gt = replay(gt, np.zeros(len(gt), np.int64), ts, WHOLE, show_tracks)
+        g = replay(masks, flags, ts[:len(masks)], WHOLE, show_tracks)
+        print(f"{d.name:14} {g_gt.visits_total:>6} {g.visits_total:>6}   {g_gt.dwell_total:8.1f} {g.dwell_total:8.1f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", nargs="*", default=["corridor", "shop_floor", "entrance", "lights"])
+    ap.add_argument("--no-sequences", action="store_true")
+    ap.add_argument("--tracks", action="store_true", help="print each confirmed track's frame span")
+    args = ap.parse_args()
+    score_samples(args.samples, args.tracks)
+    if not args.no_sequences and SEQUENCES.is_dir():
+        score_sequences(args.tracks)
+
+
+if __name__ == "__main__":
+    main()
