@@ -58,7 +58,7 @@ import time
 import numpy as np
 from numba import njit
 
-from vca.morphology import (Cleaner, _pack_row, _unpack, _spread_word, view64,
+from vca.morphology import (Cleaner, _open_close, _pack_row, _spread_word, _unpack, view64,
                              words_per_row)
 from vca.params import HeatMapParams
 
@@ -77,9 +77,9 @@ NOISE_CAP = 20.0           # one outlier moves the noise estimate at most this m
 TICKS = 32                 # foreground age clock, ticks per second (uint16: wraps after 2048 s)
 MAX_ROW_STEP = 8           # learn every row at least every 8th frame...
 STEPS_PER_TAU = 12         # ...and at least this often per background time constant
-SAMPLE_ROW_STEP = 8        # sparse grid for illumination and scene change
+SAMPLE_ROW_STEP = 16       # sparse grid for illumination and scene change
 SAMPLE_COL_STEP = 8
-_HIST_BINS = 511           # luma differences -255..255
+_HIST_BINS = 1021          # luma differences -255..255 in half grey levels
 
 _STAGES = ("model", "cleanup")  # stage_ns entries (read by vca.analyzer)
 
@@ -312,47 +312,68 @@ def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin
 
 
 @njit(cache=True, nogil=True)
-def _sample(luma, area, mean, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hist):
+def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
+           orow, orow64, crow, crow64, raw, old, cont, offset, clock, now, phase, step,
+           tau, t_abs, min_age, a_g, k, tmin):
+    """`_pass` then `_ghost` (arguments as there) in one call per frame."""
+    _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
+          orow, orow64, crow, crow64, raw, old, cont, offset, clock, now, phase, step,
+          tau, t_abs, min_age, k, tmin)
+    _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, _F32(a_g), k, tmin)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _sample(luma, area, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hist):
     """Illumination shift and changed share on a sparse grid.
 
-    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1; mean: float32
-    (H, W); lo, hi: uint8 (H, W); row_offset: int32 (H,); clean_bits:
-    uint64 (H, NW) last cleaned foreground; hist: int32 (511,) scratch.
+    Few rows, many columns: a row is read front to back, which the hardware
+    prefetches, where scattered rows would each cost a cache miss per pixel.
+    The background mean of a sample is read from its bounds, (lo + hi) / 2,
+    within half a grey level, so the float means are not touched.
+
+    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1; lo, hi: uint8
+    (H, W); row_offset: int32 (H,); clean_bits: uint64 (H, NW) last cleaned
+    foreground; hist: int32 (4, 1022) scratch, luma - mean in half grey
+    levels (bin 1021 collects unused samples).
     Returns (area samples, changed samples, median luma - mean over
-    background samples, background samples).
+    background samples in grey levels, background samples).
     """
     hist[:] = 0
     h, w = luma.shape
     n_area = 0
     n_changed = 0
-    n_bg = 0
+    one = np.uint64(1)
     for i in range(rstep // 2, h, rstep):
         d = offset - row_offset[i]
+        # branch-free, and four histograms in turn so that consecutive
+        # samples (mostly in the same bin) do not wait on each other's store
         for j in range(cstep // 2, w, cstep):
-            if area[i, j] == 0:
-                continue
-            n_area += 1
-            x = np.int32(luma[i, j])
+            inside = np.int32(area[i, j] != 0)
+            xs = np.int32(luma[i, j]) - d
             ql = np.int32(lo[i, j])
             qh = np.int32(hi[i, j])
-            xs = x - d
-            if (xs < ql and ql != 0) or (xs > qh and qh != 255):
-                n_changed += 1
-            if (clean_bits[i, j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
-                continue  # under a target: not illumination
-            b = int(math.floor(x - offset - mean[i, j] + 0.5)) + 255
-            hist[min(max(b, 0), 510)] += 1
-            n_bg += 1
+            n_area += inside
+            n_changed += inside & np.int32(((xs < ql) & (ql != 0)) | ((xs > qh) & (qh != 255)))
+            # a clipped bound does not tell the mean; under a target is not illumination
+            use = inside & np.int32((ql != 0) & (qh != 255)) & np.int32(
+                ((clean_bits[i, j >> 6] >> np.uint64(j & 63)) & one) == 0)
+            b = min(max(2 * xs - ql - qh + 510, 0), 1020)
+            hist[j & 3, b if use else 1021] += 1
+    n_bg = 0
+    for b in range(1021):
+        hist[0, b] += hist[1, b] + hist[2, b] + hist[3, b]
+        n_bg += hist[0, b]
     med = 0
     if n_bg > 0:
         half = (n_bg + 1) // 2
         acc = 0
-        for b in range(511):
-            acc += hist[b]
+        for b in range(1021):
+            acc += hist[0, b]
             if acc >= half:
-                med = b - 255
+                med = b - 510
                 break
-    return n_area, n_changed, med, n_bg
+    # half grey levels to grey levels, rounding half away from zero
+    return n_area, n_changed, (med + 1) // 2 if med >= 0 else -((1 - med) // 2), n_bg
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -377,6 +398,14 @@ def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a, k, tmin):
             lor[j] = p
             hir[j] = q
         row_offset[i] = offset
+
+
+@njit(cache=True, nogil=True)
+def _cleanup(raw, clean, tmp, tmp2, last_valid, out, out64, only_changed, before):
+    """Open-close packed raw (H, NW) into clean, then unpack into the uint8
+    (H, W) out (arguments of `vca.morphology._unpack`); one call per frame."""
+    _open_close(raw, clean, tmp, tmp2, last_valid)
+    _unpack(clean, out, out64, only_changed, before)
 
 
 class BackgroundModel:
@@ -405,14 +434,17 @@ class BackgroundModel:
         self._crow64 = self._crow.view(np.uint64)
         self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
         self._clean_prev = np.zeros((height, nw), np.uint64)
-        self._hist = np.zeros(_HIST_BINS, np.int32)
+        self._hist = np.zeros((4, _HIST_BINS + 1), np.int32)
         self._cleaner = Cleaner(height, width)
         self._bg8 = np.zeros((height, width), np.uint8)
         self.stage_ns = np.zeros(len(_STAGES), np.int64)
         self.offset = 0          # global illumination offset, grey levels
         self._clock = 0.0        # seconds of appliance time seen (gaps capped)
         self._frame = 0
-        self._last_out = 0      # address of the fg_out written last frame
+        self._out = None        # the fg_out written last frame, and its uint64 view
+        self._out64 = None
+        self._boot_abs_ticks = np.uint16(BOOT_TAU * TICKS)
+        self._ghost_ticks = np.uint16(GHOST_MIN_AGE * TICKS)
         self._t_prev: float | None = None
         self._boot_until = 0.0
         self._settle_until = -1.0
@@ -424,7 +456,8 @@ class BackgroundModel:
         """Take the four 0..100 parameters (mapping: module docstring)."""
         tmin = np.float32(sensitivity_threshold(params.detection_sensitivity))
         k = np.float32(noise_factor(params.detection_sensitivity))
-        self._t_abs = update_seconds(params.background_update_rate)
+        self._abs_ticks = np.uint16(min(int(update_seconds(params.background_update_rate) * TICKS),
+                                        0xFFFF))
         self._tau = background_tau(params.background_update_rate)
         self._scene_share = scene_change_share(params.scene_change_level)
         if (k, tmin) != (self._k, self._tmin):
@@ -472,7 +505,7 @@ class BackgroundModel:
         self._clock += dt
 
         n_area, n_changed, med, n_bg = _sample(
-            luma, area_mask, self.mean, self.lo, self.hi, self.row_offset, self.offset,
+            luma, area_mask, self.lo, self.hi, self.row_offset, self.offset,
             self._clean_prev, SAMPLE_ROW_STEP, SAMPLE_COL_STEP, self._hist)
         changed = n_area > 0 and n_changed >= self._scene_share * n_area
         if t < self._settle_until:
@@ -492,25 +525,27 @@ class BackgroundModel:
 
         if n_bg >= 16:
             self.offset += med
-        booting = t < self._boot_until
-        tau = BOOT_TAU if booting else self._tau
-        t_abs = BOOT_TAU if booting else self._t_abs
+        if t < self._boot_until:
+            tau, t_abs = BOOT_TAU, self._boot_abs_ticks
+        else:
+            tau, t_abs = self._tau, self._abs_ticks
         # learn each row at least STEPS_PER_TAU times per time constant
         step = int(min(max(tau / (STEPS_PER_TAU * max(dt, 1e-3)), 1), MAX_ROW_STEP))
         self._frame += 1
-        _pass(luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
-              self.row_offset, self._row_time, self._row, self._row64, self._orow,
-              self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont, self.offset, self._clock, self._now(),
-              self._frame % step, step, tau, np.uint16(min(int(t_abs * TICKS), 0xFFFF)),
-              np.uint16(GHOST_MIN_AGE * TICKS), self._k, self._tmin)
-        _ghost(luma, self._raw, self._old, self.mean, self.noise, self.lo, self.hi,
-               self.row_offset, self.offset, np.float32(1.0 - math.exp(-dt / GHOST_TAU)),
-               self._k, self._tmin)
+        _model(luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
+               self.row_offset, self._row_time, self._row, self._row64, self._orow,
+               self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont,
+               self.offset, self._clock, self._now(), self._frame % step, step, tau,
+               t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
         t1 = time.perf_counter_ns()
-        self._cleaner.clean_bits(self._raw, self._clean)
-        same = fg_out.ctypes.data == self._last_out
-        _unpack(self._clean, fg_out, view64(fg_out), same, self._clean_prev)
-        self._last_out = fg_out.ctypes.data
+        # Unpack only changed words when fg_out still holds last frame's mask;
+        # comparing the object is cheap where reading its address is not.
+        same = fg_out is self._out
+        if not same:
+            self._out, self._out64 = fg_out, view64(fg_out)
+        c = self._cleaner
+        _cleanup(self._raw, self._clean, c._tmp, c._tmp2, c.last_valid, fg_out, self._out64,
+                 same, self._clean_prev)
         self._clean, self._clean_prev = self._clean_prev, self._clean
         t2 = time.perf_counter_ns()
         self.stage_ns[0] = t1 - t0
@@ -540,4 +575,5 @@ class BackgroundModel:
     def _write_empty(self, fg_out: np.ndarray) -> None:
         fg_out[...] = 0
         self._clean_prev[...] = 0
-        self._last_out = fg_out.ctypes.data
+        if fg_out is not self._out:
+            self._out, self._out64 = fg_out, view64(fg_out)
