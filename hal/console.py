@@ -107,7 +107,7 @@ class PtyPort(ConsolePort):
             if not self._attached:
                 # Drop anything queued while nobody was attached: a new
                 # operator must not see the previous session's screen.
-                termios.tcflush(self._master, termios.TCIOFLUSH)
+                termios.tcflush(self._master, termios.TCOFLUSH)
                 self._attached = True
             return True
         self._attached = False

@@ -87,6 +87,16 @@ class Appliance:
         fd = os.open(self.pty, os.O_RDWR | os.O_NOCTTY)
         return fdpexpect.fdspawn(fd, timeout=15, encoding="utf-8", codec_errors="replace")
 
+    def detach(self, term) -> None:
+        """The operator closes the terminal; wait until the console has noticed (a real
+        operator reconnecting faster would just press Enter for a fresh prompt)."""
+        seen = sum("hung up" in line for line in self.lines)
+        os.close(term.child_fd)
+        deadline = time.monotonic() + 10
+        while sum("hung up" in line for line in self.lines) == seen:
+            assert time.monotonic() < deadline, "the console never noticed the hang-up"
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -111,10 +121,6 @@ def log_in(term, password: str = PASSWORD) -> None:
     answer(term, "login: ", "admin")
     answer(term, "password: ", password)
     term.expect_exact("== Main Menu ==")
-
-
-def detach(term) -> None:
-    os.close(term.child_fd)
 
 
 def status_row(term, channel: int) -> dict[str, str]:
@@ -155,7 +161,7 @@ def test_first_boot_asks_to_activate_and_refuses_weak_passwords(appliance):
     select(term, 0)
     term.expect_exact("Logged out.")
     term.expect_exact("login: ")  # the next operator is asked to log in
-    detach(term)
+    appliance.detach(term)
     passwd = appliance.state / "admin.passwd"
     assert oct(passwd.stat().st_mode & 0o777) == "0o600"
     assert PASSWORD not in passwd.read_text()
@@ -205,7 +211,7 @@ def test_seed_configuration_sequence_changes_the_running_channel(appliance):
 
     saved = load_config(appliance.config).channel(1).heat_map
     assert saved.enabled
-    assert saved.regions == ((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95))
+    assert saved.regions == (((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95)),)
     assert (saved.detection_sensitivity, saved.background_update_rate,
             saved.scene_change_level, saved.minimum_target_size) == (70, 40, 60, 20)
 
@@ -220,12 +226,24 @@ def test_seed_configuration_sequence_changes_the_running_channel(appliance):
     term.send("0\r")
     select(term, 0)
     term.expect_exact("Logged out.")
-    detach(term)
+    appliance.detach(term)
 
 
 def test_seed_report_sequence_exports_what_the_screen_shows(appliance):
     term = appliance.attach()
     log_in(term)
+    # The 24th is complete once the appliance clock (on the status screen) is past
+    # midnight and a checkpoint (every second) has stored the last hour.
+    select(term, 3)
+    deadline = time.monotonic() + 30
+    while True:
+        term.expect(r"TestNVR  (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
+        if term.match.group(1) >= "2026-11-25 00:00:02":
+            break
+        assert time.monotonic() < deadline, f"appliance clock stuck at {term.match.group(1)}"
+        time.sleep(0.5)
+        select(term, 1)  # Refresh
+    select(term, 0)
     select(term, 2, 1)  # VCA Search > Heat Map
     term.expect_exact("2. Door [running, heat map on]")
     select(term, 2)
@@ -233,8 +251,10 @@ def test_seed_report_sequence_exports_what_the_screen_shows(appliance):
     term.expect_exact("1. Daily Report")
     term.expect_exact("4. Annual Report")
     select(term, 1)
-    select(term, 2)  # Statistics Time: the appliance's today is the 25th by now
-    answer(term, "Statistics Time [YYYY-MM-DD] (2026-11-25)> ", "24.11.2026")
+    select(term, 2)  # Statistics Time: defaults to today on the appliance clock
+    term.expect(r"Statistics Time \[YYYY-MM-DD\] \((\d{4}-\d\d-\d\d)\)> ")
+    assert term.match.group(1) in ("2026-11-24", "2026-11-25")
+    term.send("24.11.2026\r")
     term.expect_exact("Refused")
     answer(term, "> ", "2026-11-24")
     select(term, 3)  # Statistical Model
@@ -268,7 +288,7 @@ def test_seed_report_sequence_exports_what_the_screen_shows(appliance):
             assert file_rows[label][3] == int(visits)
     select(term, 0, 0, 0, 0)
     term.expect_exact("Logged out.")
-    detach(term)
+    appliance.detach(term)
 
 
 def test_export_without_the_device_is_one_clear_line(appliance):
@@ -281,7 +301,7 @@ def test_export_without_the_device_is_one_clear_line(appliance):
         term.expect(r"Export failed: [^\r\n]*not present[^\r\n]*\r\n")
         select(term, 0, 0, 0, 0)
         term.expect_exact("Logged out.")
-        detach(term)
+        appliance.detach(term)
     finally:
         (appliance.dir / "usb-pulled").rename(usb)
 
@@ -299,7 +319,7 @@ def test_five_wrong_passwords_lock_the_console_across_reconnects(tmp_path):
             answer(term, "password: ", f"wrong-{i}-pass")
             term.expect_exact("Login incorrect.")
         term.expect_exact("Console locked for 60 s after 5 failed logins.")
-        detach(term)
+        a.detach(term)
         # Hanging up and reconnecting does not end the lock-out; the right password is not even asked.
         term = a.attach()
         term.expect(r"try again in (\d+) s")
@@ -307,7 +327,7 @@ def test_five_wrong_passwords_lock_the_console_across_reconnects(tmp_path):
         term.send(PASSWORD + "\r")
         term.expect_exact("try again in")
         assert "Main Menu" not in term.before
-        detach(term)
+        a.detach(term)
         assert any("console locked for 60 s" in line for line in a.lines)
     finally:
         a.stop()
