@@ -616,26 +616,28 @@ def _shop_floor() -> Scene:
 def _entrance() -> Scene:
     L = _looks(120)
     walkers = (
-        # A pair side by side (one behind the other in depth).
-        Walker(1, 1.0, 65, L["dark"], _across(220), (32, 86), 1),
-        Walker(2, 1.15, 65, L["low_up"], _across(262), (31, 88), 2),
+        # Pairs: the second sets off a moment later, walks faster, draws level
+        # with the first (their blobs merge for a few seconds) and passes ahead.
+        Walker(1, 0.0, 55, L["dark"], _across(220), (32, 86), 1),
+        Walker(2, 1.6, 76, L["low_up"], _across(262), (31, 88), 2),
         # Two people crossing head-on on nearly the same line.
         Walker(3, 10.0, 66, L["bright"], _across(200), (33, 86), 3),
         Walker(4, 10.0, 64, L["navy"], _across(212, left_to_right=False), (32, 88), 4),
-        # A pair walking right to left.
-        Walker(5, 20.0, 62, L["white"], _across(280, left_to_right=False), (33, 90), 5),
-        Walker(6, 20.1, 62, L["dark"], _across(316, left_to_right=False), (32, 90), 6),
+        # A pair walking right to left, overtaking in the same way.
+        Walker(5, 20.0, 56, L["white"], _across(280, left_to_right=False), (33, 90), 5),
+        Walker(6, 21.6, 76, L["dark"], _across(316, left_to_right=False), (32, 90), 6),
         # Diagonal X crossing.
         Walker(7, 31.0, 70, L["low_down"], _across(150, 330), (31, 84), 7),
         Walker(8, 31.0, 70, L["bright"], _across(330, 150), (33, 88), 8),
         # A last pair, close together.
-        Walker(9, 44.0, 68, L["navy"], _across(180), (32, 86), 9),
-        Walker(10, 44.2, 68, L["white"], _across(214), (33, 86), 10),
+        Walker(9, 44.0, 58, L["navy"], _across(180), (32, 86), 9),
+        Walker(10, 45.5, 78, L["white"], _across(214), (33, 86), 10),
     )
     return Scene(
         name="entrance",
-        description="Entrance hall: pairs walk side by side, two people cross head-on "
-                    "(ids 3, 4) and two cross diagonally (ids 7, 8).",
+        description="Entrance hall: in three pairs the second walker catches up with the first, "
+                    "walks level with it and overtakes; two people cross head-on (ids 3, 4) and "
+                    "two cross diagonally (ids 7, 8).",
         seconds=60.0, seed=37, wall_bottom=100, wall_luma=140, floor_luma=120, tile=(40, 40),
         furniture=(
             Furniture("window", (60, 12, 200, 88), 185),
