@@ -103,8 +103,7 @@ class Appliance:
         # cores; decoder frame threads would only add latency and memory.
         threads = 1 if len(self.config.channels) >= (os.cpu_count() or 1) else 0
         for ch in self.config.channels:
-            capture = CaptureInput(ch.id, self._capture_factory(ch, threads),
-                                   stall_timeout=self.config.appliance.video_timeout)
+            capture = CaptureInput(ch.id, self._capture_factory(ch, threads))
             self.channels[ch.id] = Channel(
                 ch, capture, sink, budget_us=frame_budget_us([25.0] * len(self.config.channels),
                                                              self.config.appliance.analytics_share),
@@ -210,9 +209,9 @@ class Appliance:
             port.close()
         for c in self.channels.values():
             c.stop()
-            c.capture.stop()
         for c in self.channels.values():
             c.join(timeout=10.0)
+            c.capture.close()
         if self.store is not None:
             self.store.close()
         for cid, c in self.channels.items():
@@ -325,18 +324,32 @@ class LocalService:
     def preview(self, channel_id: int) -> np.ndarray | None:
         return self._channel(channel_id).preview()
 
-    def count(self, channel_id: int, report_type: str, date: dt.date, model: str) -> dict[str, Any]:
+    def _report(self, channel_id: int, report_type: str, date: dt.date, model: str):
+        from firmware.reports import ReportError, build_report
+
         self._channel(channel_id)
-        from firmware.reporting import count_report
-        return count_report(self._a.options.state_dir, channel_id, report_type, date, model)
+        try:
+            return build_report(self._a.store, channel_id, report_type, date, model)
+        except ReportError as e:
+            raise ServiceError(str(e)) from None
+
+    def count(self, channel_id: int, report_type: str, date: dt.date, model: str) -> dict[str, Any]:
+        from firmware.reports import report_to_json
+
+        return report_to_json(self._report(channel_id, report_type, date, model))
 
     def export(self, channel_id: int, report_type: str, date: dt.date, model: str) -> list[Path]:
-        self._channel(channel_id)
-        from firmware.reporting import export_report
+        from firmware.export import ExportError, export_report
+
         device = self._a.config.appliance.export_device
         if device is None:
-            raise ServiceError("no export device is configured (appliance.export_device)")
-        return export_report(self._a.options.state_dir, channel_id, report_type, date, model, Path(device))
+            raise ServiceError("no export device: set appliance.export_device to the USB drive's folder")
+        report = self._report(channel_id, report_type, date, model)
+        snapshot = self._a.store.background(channel_id)
+        try:
+            return export_report(report, device, None if snapshot is None else snapshot[1])
+        except ExportError as e:
+            raise ServiceError(str(e)) from None
 
     def console_settings(self):
         return self._a.config.appliance.console
