@@ -19,7 +19,7 @@ constant `background_tau(v)`; foreground pixels are not learned at all
 have been foreground for `update_seconds(v)` without a break, when the
 static change (moved chair, parked trolley) becomes background at once.
 Because that time constant is seconds, a row needs learning only every few
-frames: each frame learns every R-th row (R <= 8, at least 12 learning steps
+frames: each frame learns every R-th row (R <= 16, at least 8 learning steps
 per time constant) with the rate for the real time since that row last
 learned. All times are seconds of appliance time taken from the frame
 timestamps (a 1/32 s tick clock for the foreground ages), so frame rate and
@@ -75,8 +75,8 @@ NOISE_INIT = 2.0           # grey levels of mean abs deviation before any is mea
 NOISE_MIN = 0.5
 NOISE_CAP = 20.0           # one outlier moves the noise estimate at most this much
 TICKS = 32                 # foreground age clock, ticks per second (uint16: wraps after 2048 s)
-MAX_ROW_STEP = 8           # learn every row at least every 8th frame...
-STEPS_PER_TAU = 12         # ...and at least this often per background time constant
+MAX_ROW_STEP = 16         # learn every row at least every 16th frame...
+STEPS_PER_TAU = 8         # ...and at least this often per background time constant
 SAMPLE_ROW_STEP = 16       # sparse grid for illumination and scene change
 SAMPLE_COL_STEP = 8
 _HIST_BINS = 1021          # luma differences -255..255 in half grey levels

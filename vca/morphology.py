@@ -144,42 +144,62 @@ def view64(mask: np.ndarray) -> np.ndarray:
     return np.zeros((0, 0), np.uint64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _hword(src, i, k, last_valid, erode):
+    """Horizontal 1x3 erosion or dilation of word k of row i, borders exact."""
+    h, nw = src.shape
+    pad = ~last_valid
+    one = np.uint64(1)
+    top = np.uint64(63)
+    w = src[i, k]
+    if erode:
+        if k == nw - 1:
+            w |= pad  # padding behaves like outside: foreground
+        prev = src[i, k - 1] if k > 0 else _ALL
+        nxt = src[i, k + 1] if k + 1 < nw else _ALL
+        if k + 1 == nw - 1:
+            nxt |= pad
+        r = w & ((w << one) | (prev >> top)) & ((w >> one) | (nxt << top))
+    else:
+        prev = src[i, k - 1] if k > 0 else np.uint64(0)
+        nxt = src[i, k + 1] if k + 1 < nw else np.uint64(0)
+        r = w | ((w << one) | (prev >> top)) | ((w >> one) | (nxt << top))
+    if k == nw - 1:
+        r &= last_valid
+    return r
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _hpass(src, dst, last_valid, erode):
     """Horizontal 1x3 erosion (AND) or dilation (OR) of packed rows.
 
     src, dst: uint64 (H, NW), distinct arrays. last_valid: padding mask of
     the last word. Outside pixels count as 1 for erosion, 0 for dilation.
+    Inner words run without branches (so the loop vectorises); the first
+    and the last two words of a row, which see the borders, are done apart.
     """
     h, nw = src.shape
-    pad = ~last_valid
     one = np.uint64(1)
     top = np.uint64(63)
     for i in range(h):
-        for k in range(nw):
-            w = src[i, k]
-            if erode:
-                if k == nw - 1:
-                    w |= pad  # padding behaves like outside: foreground
-                prev = src[i, k - 1] if k > 0 else _ALL
-                nxt = src[i, k + 1] if k + 1 < nw else _ALL
-                if k + 1 == nw - 1:
-                    nxt |= pad
-                left = (w << one) | (prev >> top)    # pixel c-1 at bit c
-                right = (w >> one) | (nxt << top)    # pixel c+1 at bit c
-                r = w & left & right
-            else:
-                prev = src[i, k - 1] if k > 0 else np.uint64(0)
-                nxt = src[i, k + 1] if k + 1 < nw else np.uint64(0)
-                left = (w << one) | (prev >> top)
-                right = (w >> one) | (nxt << top)
-                r = w | left | right
-            if k == nw - 1:
-                r &= last_valid
-            dst[i, k] = r
+        if erode:
+            for k in range(1, nw - 2):
+                w = src[i, k]
+                dst[i, k] = w & ((w << one) | (src[i, k - 1] >> top)) & (
+                    (w >> one) | (src[i, k + 1] << top))
+        else:
+            for k in range(1, nw - 2):
+                w = src[i, k]
+                dst[i, k] = w | (w << one) | (src[i, k - 1] >> top) | (w >> one) | (
+                    src[i, k + 1] << top)
+        dst[i, 0] = _hword(src, i, 0, last_valid, erode)
+        if nw > 1:
+            dst[i, nw - 1] = _hword(src, i, nw - 1, last_valid, erode)
+        if nw > 2:
+            dst[i, nw - 2] = _hword(src, i, nw - 2, last_valid, erode)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _vpass(src, dst, erode):
     """Vertical 3x1 erosion (AND) or dilation (OR) of packed rows.
 
@@ -187,17 +207,24 @@ def _vpass(src, dst, erode):
     for erosion, all 0 for dilation. Padding stays 0 because it is 0 in src.
     """
     h, nw = src.shape
-    for i in range(h):
+    if h == 1:
         for k in range(nw):
-            c = src[i, k]
-            if erode:
-                up = src[i - 1, k] if i > 0 else _ALL
-                dn = src[i + 1, k] if i + 1 < h else _ALL
-                dst[i, k] = c & up & dn
-            else:
-                up = src[i - 1, k] if i > 0 else np.uint64(0)
-                dn = src[i + 1, k] if i + 1 < h else np.uint64(0)
-                dst[i, k] = c | up | dn
+            dst[0, k] = src[0, k]
+        return
+    if erode:
+        for i in range(1, h - 1):
+            for k in range(nw):
+                dst[i, k] = src[i - 1, k] & src[i, k] & src[i + 1, k]
+        for k in range(nw):
+            dst[0, k] = src[0, k] & src[1, k]
+            dst[h - 1, k] = src[h - 1, k] & src[h - 2, k]
+    else:
+        for i in range(1, h - 1):
+            for k in range(nw):
+                dst[i, k] = src[i - 1, k] | src[i, k] | src[i + 1, k]
+        for k in range(nw):
+            dst[0, k] = src[0, k] | src[1, k]
+            dst[h - 1, k] = src[h - 1, k] | src[h - 2, k]
 
 
 @njit(cache=True, nogil=True)
