@@ -354,5 +354,7 @@ class LocalService:
     def console_settings(self):
         return self._a.config.appliance.console
 
-    def state_dir(self) -> Path:
-        return self._a.options.state_dir
+    def accounts(self):
+        from firmware.auth import PasswordStore
+
+        return PasswordStore(self._a.options.state_dir)

@@ -86,6 +86,6 @@ class ApplianceService(Protocol):
         """`firmware.config.ConsoleConfig` in force (idle logout, colour)."""
         ...
 
-    def state_dir(self) -> Path:
-        """Where the device keeps its password file and statistics."""
+    def accounts(self) -> Any:
+        """The device's `firmware.auth.PasswordStore` (activation and login)."""
         ...

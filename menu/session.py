@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from firmware.auth import LoginGuard, PasswordStore
+from firmware.auth import LoginGuard
 from firmware.service import ApplianceService
 from hal.console import ConsolePort, Hangup
 from menu.auth_screens import activate, login
@@ -61,7 +61,7 @@ def run_session(port: ConsolePort, service: ApplianceService, stop: threading.Ev
     settings = service.console_settings()
     editor = LineEditor(port, idle_timeout=settings.idle_logout, stop=stop)
     console = Console(editor, service, settings.color)
-    store = PasswordStore(service.state_dir())
+    store = service.accounts()
     console.say("")
     console.say(f"{service.appliance_name()} console")
     try:
