@@ -6,12 +6,13 @@ Per-pixel state, preallocated once for (H, W)::
     noise   float32  running mean absolute deviation of background pixels
     lo, hi  uint8    foreground bounds: a pixel is background while
                      lo <= luma - shift <= hi (0 and 255 mean "no bound")
-    stamp   uint16   clock tick at which a foreground pixel became foreground
+    stamp   uint16   for a foreground pixel: clock tick since which it has
+                     been foreground (to within one learning interval)
 
 A pixel is foreground when |luma - mean| exceeds max(k * noise, floor), both
 set by Detection Sensitivity. That test is kept precomputed as the bounds
 `lo`/`hi`, so classifying a frame reads 4 bytes per pixel in a loop that
-vectorises 16 pixels wide; the float state is touched only where it changes.
+vectorises 16 to 32 pixels wide; the float state is touched only where it changes.
 
 Learning. Background pixels pull the mean toward the frame with time
 constant `background_tau(v)`; foreground pixels are not learned at all
@@ -25,19 +26,21 @@ learned. All times are seconds of appliance time taken from the frame
 timestamps (a 1/32 s tick clock for the foreground ages), so frame rate and
 dropped frames do not change them.
 
-Illumination. A sparse grid of pixels measures the median luma shift of
-background pixels: a global offset (integer grey levels) added to every mean,
-so drift (clouds, auto exposure) never shows as foreground. Bounds remember
-the offset they were computed at per row (`row_offset`), so a shift costs
-nothing per pixel. The same sample gives the share of the area that changed
-at once; past `scene_change_share(v)` that is a scene change (lights, IR
-cut filter, camera knocked): the mean is reset to the frame, foreground is
-held at zero and SETTLING is reported for SETTLE_SECONDS while the model
-re-learns fast.
+Illumination. Every 16th row, while the pass has it in cache, every 8th
+pixel is sampled: the median luma shift of background samples becomes a
+global offset (integer grey levels) added to every mean from the next
+frame on, so drift (clouds, auto exposure) never shows as foreground; a
+sudden shift big enough to matter on the frame itself changes most of the
+area and is a scene change anyway. Bounds remember the offset they were
+computed at per row (`row_offset`), so a shift costs nothing per pixel. The
+same sample gives the share of the area that changed at once; past
+`scene_change_share(v)` that is a scene change (lights, IR cut filter,
+camera knocked): the frame's result is discarded, the mean is reset to the
+frame, foreground is held at zero and SETTLING is reported for
+SETTLE_SECONDS while the model re-learns fast.
 
-Only words of the packed raw mask that hold foreground are visited after the
-pass: to stamp newly foreground pixels, absorb static changes and let
-revealed background (ghosts) seep in from the rim. The raw mask is then
+After the pass only words holding old foreground are visited, to let
+revealed background (ghosts) seep in from their rim. The raw mask is then
 cleaned by a 3x3 opening then closing (`vca.morphology`).
 
 MAPPING (0..100 parameter -> internal quantity; all monotonic)::
@@ -156,7 +159,8 @@ def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k, tmin):
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-          orow, orow64, crow, crow64, raw, old, cont, offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin):
+          orow, orow64, crow, crow64, raw, old, cont, clean_bits, hist, counts, rstep, cstep,
+          offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
     luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
@@ -167,7 +171,9 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
     orow64, crow64: their uint64 (NW*8,) views. raw: uint64 (H, NW) receives
     the packed foreground; old: uint64 (H, NW) packed "foreground for at
     least min_age"; cont: uint64 (H, NW) AND of raw over the frames since
-    the row's last learning visit.
+    the row's last learning visit. Every rstep-th row is also sampled for
+    illumination and scene change while it is in cache (`_sample_row`:
+    clean_bits, hist, counts, cstep), against the bounds before learning.
     offset: global illumination offset, grey levels; clock: seconds;
     now, t_abs, min_age: uint16 ticks; tau: background time constant, s;
     k, tmin: threshold max(k * noise, tmin).
@@ -191,6 +197,8 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
             below = (xs < _I16(a)) & (a != 0)
             above = (xs > _I16(b)) & (b != 255)
             row[j] = (below | above) & (area[i, j] != 0)
+        if i % rstep == rstep // 2:
+            _sample_row(luma, area, lo, hi, np.int64(d), clean_bits, i, cstep, hist, counts)
         if i % step == phase:
             # Learn this row with the rate for the real time since it last did.
             a_bg = _F32(1.0 - math.exp(-(clock - row_time[i]) / tau))
@@ -313,52 +321,53 @@ def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin
 
 @njit(cache=True, nogil=True)
 def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-           orow, orow64, crow, crow64, raw, old, cont, offset, clock, now, phase, step,
-           tau, t_abs, min_age, a_g, k, tmin):
-    """`_pass` then `_ghost` (arguments as there) in one call per frame."""
+           orow, orow64, crow, crow64, raw, old, cont, clean_bits, hist, counts, rstep, cstep,
+           offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k, tmin):
+    """`_pass` then `_ghost` (arguments as there) in one call per frame;
+    returns the illumination sample (`_sample_result`)."""
     _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-          orow, orow64, crow, crow64, raw, old, cont, offset, clock, now, phase, step,
-          tau, t_abs, min_age, k, tmin)
+          orow, orow64, crow, crow64, raw, old, cont, clean_bits, hist, counts, rstep, cstep,
+          offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin)
     _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, _F32(a_g), k, tmin)
+    return _sample_result(hist, counts)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _sample(luma, area, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hist):
-    """Illumination shift and changed share on a sparse grid.
+@njit(cache=True, nogil=True, inline="always")
+def _sample_row(luma, area, lo, hi, d, clean_bits, i, cstep, hist, counts):
+    """Add every cstep-th pixel of row i to the illumination sample.
 
-    Few rows, many columns: a row is read front to back, which the hardware
-    prefetches, where scattered rows would each cost a cache miss per pixel.
     The background mean of a sample is read from its bounds, (lo + hi) / 2,
     within half a grey level, so the float means are not touched.
-
-    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1; lo, hi: uint8
-    (H, W); row_offset: int32 (H,); clean_bits: uint64 (H, NW) last cleaned
-    foreground; hist: int32 (4, 1022) scratch, luma - mean in half grey
-    levels (bin 1021 collects unused samples).
-    Returns (area samples, changed samples, median luma - mean over
-    background samples in grey levels, background samples).
+    d: offset - row_offset[i]; clean_bits: uint64 (H, NW) last cleaned
+    foreground; hist: int32 (4, 1022) luma - mean in half grey levels (bin
+    1021 collects unused samples); counts: int64 (2,) area and changed samples.
     """
-    hist[:] = 0
-    h, w = luma.shape
+    w = luma.shape[1]
     n_area = 0
     n_changed = 0
     one = np.uint64(1)
-    for i in range(rstep // 2, h, rstep):
-        d = offset - row_offset[i]
-        # branch-free, and four histograms in turn so that consecutive
-        # samples (mostly in the same bin) do not wait on each other's store
-        for j in range(cstep // 2, w, cstep):
-            inside = np.int32(area[i, j] != 0)
-            xs = np.int32(luma[i, j]) - d
-            ql = np.int32(lo[i, j])
-            qh = np.int32(hi[i, j])
-            n_area += inside
-            n_changed += inside & np.int32(((xs < ql) & (ql != 0)) | ((xs > qh) & (qh != 255)))
-            # a clipped bound does not tell the mean; under a target is not illumination
-            use = inside & np.int32((ql != 0) & (qh != 255)) & np.int32(
-                ((clean_bits[i, j >> 6] >> np.uint64(j & 63)) & one) == 0)
-            b = min(max(2 * xs - ql - qh + 510, 0), 1020)
-            hist[j & 3, b if use else 1021] += 1
+    # branch-free, and four histograms in turn so that consecutive samples
+    # (mostly in the same bin) do not wait on each other's store
+    for j in range(cstep // 2, w, cstep):
+        inside = np.int32(area[i, j] != 0)
+        xs = np.int32(luma[i, j]) - d
+        ql = np.int32(lo[i, j])
+        qh = np.int32(hi[i, j])
+        n_area += inside
+        n_changed += inside & np.int32(((xs < ql) & (ql != 0)) | ((xs > qh) & (qh != 255)))
+        # a clipped bound does not tell the mean; under a target is not illumination
+        use = inside & np.int32((ql != 0) & (qh != 255)) & np.int32(
+            ((clean_bits[i, j >> 6] >> np.uint64(j & 63)) & one) == 0)
+        b = min(max(2 * xs - ql - qh + 510, 0), 1020)
+        hist[j & 3, b if use else 1021] += 1
+    counts[0] += n_area
+    counts[1] += n_changed
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sample_result(hist, counts):
+    """(area samples, changed samples, median luma - mean over background
+    samples in grey levels, background samples); clears hist and counts."""
     n_bg = 0
     for b in range(1021):
         hist[0, b] += hist[1, b] + hist[2, b] + hist[3, b]
@@ -372,8 +381,24 @@ def _sample(luma, area, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hi
             if acc >= half:
                 med = b - 510
                 break
+    n_area, n_changed = counts[0], counts[1]
+    hist[:] = 0
+    counts[:] = 0
     # half grey levels to grey levels, rounding half away from zero
     return n_area, n_changed, (med + 1) // 2 if med >= 0 else -((1 - med) // 2), n_bg
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _sample(luma, area, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hist, counts):
+    """Illumination shift and changed share on a sparse grid, without
+    classifying (used while settling). Few rows, many columns: a row read
+    front to back is prefetched, scattered pixels would each miss the cache.
+    Arguments as `_sample_row`; hist and counts start zeroed and are left so.
+    Returns `_sample_result`.
+    """
+    for i in range(rstep // 2, luma.shape[0], rstep):
+        _sample_row(luma, area, lo, hi, offset - row_offset[i], clean_bits, i, cstep, hist, counts)
+    return _sample_result(hist, counts)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -435,6 +460,7 @@ class BackgroundModel:
         self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
         self._clean_prev = np.zeros((height, nw), np.uint64)
         self._hist = np.zeros((4, _HIST_BINS + 1), np.int32)
+        self._counts = np.zeros(2, np.int64)
         self._cleaner = Cleaner(height, width)
         self._bg8 = np.zeros((height, width), np.uint8)
         self.stage_ns = np.zeros(len(_STAGES), np.int64)
@@ -504,13 +530,12 @@ class BackgroundModel:
         self._t_prev = t
         self._clock += dt
 
-        n_area, n_changed, med, n_bg = _sample(
-            luma, area_mask, self.lo, self.hi, self.row_offset, self.offset,
-            self._clean_prev, SAMPLE_ROW_STEP, SAMPLE_COL_STEP, self._hist)
-        changed = n_area > 0 and n_changed >= self._scene_share * n_area
         if t < self._settle_until:
-            if changed:  # still changing (exposure hunting): keep re-learning
-                self._reset_to(luma, t)
+            n_area, n_changed, _, _ = _sample(
+                luma, area_mask, self.lo, self.hi, self.row_offset, self.offset,
+                self._clean_prev, SAMPLE_ROW_STEP, SAMPLE_COL_STEP, self._hist, self._counts)
+            if n_area > 0 and n_changed >= self._scene_share * n_area:
+                self._reset_to(luma, t)  # still changing (exposure hunting): keep re-learning
             else:
                 _relearn(luma, self.mean, self.noise, self.lo, self.hi, self.row_offset,
                          self.offset, np.float32(max(1.0 - math.exp(-dt / BOOT_TAU), 0.0)),
@@ -518,13 +543,7 @@ class BackgroundModel:
                 self.stamp.fill(self._now())  # nothing is foreground while settling
             self._write_empty(fg_out)
             return SETTLING
-        if changed:
-            self._reset_to(luma, t)
-            self._write_empty(fg_out)
-            return SCENE_CHANGE | SETTLING
 
-        if n_bg >= 16:
-            self.offset += med
         if t < self._boot_until:
             tau, t_abs = BOOT_TAU, self._boot_abs_ticks
         else:
@@ -532,11 +551,20 @@ class BackgroundModel:
         # learn each row at least STEPS_PER_TAU times per time constant
         step = int(min(max(tau / (STEPS_PER_TAU * max(dt, 1e-3)), 1), MAX_ROW_STEP))
         self._frame += 1
-        _model(luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
-               self.row_offset, self._row_time, self._row, self._row64, self._orow,
-               self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont,
-               self.offset, self._clock, self._now(), self._frame % step, step, tau,
-               t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
+        n_area, n_changed, med, n_bg = _model(
+            luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
+            self.row_offset, self._row_time, self._row, self._row64, self._orow,
+            self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont,
+            self._clean_prev, self._hist, self._counts, SAMPLE_ROW_STEP, SAMPLE_COL_STEP,
+            self.offset, self._clock, self._now(), self._frame % step, step, tau,
+            t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
+        if n_area > 0 and n_changed >= self._scene_share * n_area:
+            # what the pass found and learned is discarded with the model
+            self._reset_to(luma, t)
+            self._write_empty(fg_out)
+            return SCENE_CHANGE | SETTLING
+        if n_bg >= 16:
+            self.offset += med
         t1 = time.perf_counter_ns()
         # Unpack only changed words when fg_out still holds last frame's mask;
         # comparing the object is cheap where reading its address is not.
