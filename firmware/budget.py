@@ -9,6 +9,10 @@ A channel that overruns its budget repeatedly degrades gracefully: it analyses
 only every k-th frame (k = 2, 4, 8), so each analysed frame may cost up to
 k budgets, and steps back towards k = 1 once its cost stays well inside the
 budget again. It never waits for, or takes time from, another channel.
+
+Cost is the CPU time the channel's thread spends in one analysis step
+(`time.thread_time_ns`), so time spent waiting for a core while other
+channels run is not billed to the frame.
 """
 from __future__ import annotations
 
