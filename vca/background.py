@@ -61,12 +61,15 @@ import time
 import numpy as np
 from numba import njit
 
-from vca.morphology import (Cleaner, _open_close, _pack_row, _spread_word, _unpack, view64,
-                             words_per_row)
+from vca.morphology import (Cleaner, _open_close, _pack_row, _spread_word, _unpack_rows,
+                             view64, words_per_row)
 from vca.params import HeatMapParams
 
 SCENE_CHANGE = 1   # flag: a scene change was declared on this frame
 SETTLING = 2       # flag: the model is re-learning; do not accumulate
+
+RAW_ROW = 1        # row flags: the row holds raw foreground...
+OLD_ROW = 2        # ...of which some is old (a ghost candidate)
 
 SETTLE_SECONDS = 1.0       # foreground held at zero after a scene change
 BOOT_SECONDS = 0.5         # after start or a scene change: learn every pixel fast
@@ -159,8 +162,8 @@ def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k, tmin):
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-          orow, orow64, crow, crow64, raw, old, cont, clean_bits, hist, counts, rstep, cstep,
-          offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin):
+          orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
     luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
@@ -171,7 +174,8 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
     orow64, crow64: their uint64 (NW*8,) views. raw: uint64 (H, NW) receives
     the packed foreground; old: uint64 (H, NW) packed "foreground for at
     least min_age"; cont: uint64 (H, NW) AND of raw over the frames since
-    the row's last learning visit. Every rstep-th row is also sampled for
+    the row's last learning visit. rows: uint8 (H,) receives per row
+    RAW_ROW if it holds foreground, | OLD_ROW if old foreground. Every rstep-th row is also sampled for
     illumination and scene change while it is in cache (`_sample_row`:
     clean_bits, hist, counts, cstep), against the bounds before learning.
     offset: global illumination offset, grey levels; clock: seconds;
@@ -237,6 +241,12 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
                 r = raw[i, kw]
                 cont[i, kw] &= r
                 old[i, kw] &= r  # one background frame and a pixel is young again
+        any_raw = np.uint64(0)
+        any_old = np.uint64(0)
+        for kw in range(raw.shape[1]):
+            any_raw |= raw[i, kw]
+            any_old |= raw[i, kw] & old[i, kw]
+        rows[i] = np.uint8(any_raw != 0) | (np.uint8(any_old != 0) << np.uint8(1))
 
 
 # de Bruijn multiply: index of the lowest set bit of a uint64, branch-free.
@@ -252,7 +262,7 @@ def _low_bit(b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin):
+def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin):
     """Let revealed background seep in from the rim of old foreground.
 
     A ghost (background uncovered after a person who was there when
@@ -266,7 +276,8 @@ def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin
     luma: uint8 (H, W) any strides; raw, old: uint64 (H, NW) packed this
     frame's foreground and the old-foreground bits; mean, noise: float32
     (H, W); lo, hi: uint8 (H, W) refreshed where a mean moves;
-    row_offset: int32 (H,). Only words holding old foreground are visited.
+    row_offset: int32 (H,); rows: uint8 (H,) flags from `_pass`. Only rows
+    flagged OLD_ROW are visited.
     Returns the number of pixels pulled.
     """
     h, w = luma.shape
@@ -277,6 +288,8 @@ def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin
     gf = _F32(offset)
     pulled = 0
     for i in range(h):
+        if not rows[i] & OLD_ROW:
+            continue
         for kw in range(nw):
             b = raw[i, kw]
             c = b & old[i, kw]
@@ -321,14 +334,14 @@ def _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin
 
 @njit(cache=True, nogil=True)
 def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-           orow, orow64, crow, crow64, raw, old, cont, clean_bits, hist, counts, rstep, cstep,
-           offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k, tmin):
+           orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
     returns the illumination sample (`_sample_result`)."""
     _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-          orow, orow64, crow, crow64, raw, old, cont, clean_bits, hist, counts, rstep, cstep,
-          offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin)
-    _ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, _F32(a_g), k, tmin)
+          orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin)
+    _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, _F32(a_g), k, tmin)
     return _sample_result(hist, counts)
 
 
@@ -425,12 +438,53 @@ def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a, k, tmin):
         row_offset[i] = offset
 
 
-@njit(cache=True, nogil=True)
-def _cleanup(raw, clean, tmp, tmp2, last_valid, out, out64, only_changed, before):
-    """Open-close packed raw (H, NW) into clean, then unpack into the uint8
-    (H, W) out (arguments of `vca.morphology._unpack`); one call per frame."""
-    _open_close(raw, clean, tmp, tmp2, last_valid)
-    _unpack(clean, out, out64, only_changed, before)
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _cleanup(raw, rows, clean, tmp, tmp2, last_valid, clean_rows, before, before_rows, out,
+             out64, only_changed, active):
+    """Open-close packed raw into clean and unpack it into out, skipping
+    bands of rows far from any foreground.
+
+    raw, clean, tmp, tmp2: uint64 (H, NW); rows: uint8 (H,) flags from
+    `_pass`; clean_rows: uint8 (H,) receives 1 where clean has foreground;
+    before: uint64 (H, NW) the packed mask out holds now, before_rows its
+    row flags (used when only_changed; else every word is written); out, out64: as for
+    `vca.morphology._unpack`; active: uint8 (H,) scratch.
+
+    An output row of the open-close can only hold foreground within 2 rows
+    of raw foreground, so the morphology runs on bands of rows within 3 rows
+    of raw foreground (the band's first and last rows are then empty in raw
+    and in every stage, so the band edge behaves like the image border);
+    other rows of clean are zero.
+    """
+    h, nw = raw.shape
+    reach = 3
+    for i in range(h):
+        active[i] = 0
+    for i in range(h):
+        if rows[i] & RAW_ROW:
+            for r in range(max(i - reach, 0), min(i + reach + 1, h)):
+                active[r] = 1
+    i = 0
+    while i < h:
+        if active[i] == 0:
+            for kw in range(nw):
+                clean[i, kw] = 0
+            clean_rows[i] = 0
+            i += 1
+            continue
+        r1 = i
+        while r1 < h and active[r1]:
+            r1 += 1
+        _open_close(raw[i:r1], clean[i:r1], tmp[i:r1], tmp2[i:r1], last_valid)
+        for r in range(i, r1):
+            acc = np.uint64(0)
+            for kw in range(nw):
+                acc |= clean[r, kw]
+            clean_rows[r] = acc != 0
+        i = r1
+    for i in range(h):
+        active[i] = clean_rows[i] | before_rows[i] if only_changed else 1
+    _unpack_rows(clean, out, out64, active, only_changed, before)
 
 
 class BackgroundModel:
@@ -455,6 +509,10 @@ class BackgroundModel:
         self._raw = np.zeros((height, nw), np.uint64)
         self._old = np.zeros((height, nw), np.uint64)
         self._cont = np.zeros((height, nw), np.uint64)
+        self._rows = np.zeros(height, np.uint8)
+        self._clean_rows = np.zeros(height, np.uint8)
+        self._clean_rows_prev = np.zeros(height, np.uint8)
+        self._active = np.zeros(height, np.uint8)
         self._crow = np.zeros(nw * 64, np.uint8)
         self._crow64 = self._crow.view(np.uint64)
         self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
@@ -555,7 +613,7 @@ class BackgroundModel:
             luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
             self.row_offset, self._row_time, self._row, self._row64, self._orow,
             self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont,
-            self._clean_prev, self._hist, self._counts, SAMPLE_ROW_STEP, SAMPLE_COL_STEP,
+            self._rows, self._clean_prev, self._hist, self._counts, SAMPLE_ROW_STEP, SAMPLE_COL_STEP,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,
             t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
         if n_area > 0 and n_changed >= self._scene_share * n_area:
@@ -572,9 +630,11 @@ class BackgroundModel:
         if not same:
             self._out, self._out64 = fg_out, view64(fg_out)
         c = self._cleaner
-        _cleanup(self._raw, self._clean, c._tmp, c._tmp2, c.last_valid, fg_out, self._out64,
-                 same, self._clean_prev)
+        _cleanup(self._raw, self._rows, self._clean, c._tmp, c._tmp2, c.last_valid,
+                 self._clean_rows, self._clean_prev, self._clean_rows_prev, fg_out, self._out64,
+                 same, self._active)
         self._clean, self._clean_prev = self._clean_prev, self._clean
+        self._clean_rows, self._clean_rows_prev = self._clean_rows_prev, self._clean_rows
         t2 = time.perf_counter_ns()
         self.stage_ns[0] = t1 - t0
         self.stage_ns[1] = t2 - t1
@@ -603,5 +663,6 @@ class BackgroundModel:
     def _write_empty(self, fg_out: np.ndarray) -> None:
         fg_out[...] = 0
         self._clean_prev[...] = 0
+        self._clean_rows_prev[...] = 0
         if fg_out is not self._out:
             self._out, self._out64 = fg_out, view64(fg_out)

@@ -135,6 +135,28 @@ def _unpack(bits, out, out64, only_changed, before):
                 _unpack_word(wd, out, i, k * 64, w)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _unpack_rows(bits, out, out64, rows, only_changed, before):
+    """`_unpack` restricted to the rows flagged nonzero in rows: uint8 (H,);
+    callers flag every row that is or was foreground, so the rows skipped
+    hold zeros already."""
+    h, w = out.shape
+    nw = bits.shape[1]
+    fast = out64.shape[0] == h
+    w8 = w // 8
+    for i in range(h):
+        if rows[i] == 0:
+            continue
+        for k in range(nw):
+            wd = bits[i, k]
+            if only_changed and wd == 0 and before[i, k] == 0:
+                continue
+            if fast:
+                _unpack_word64(wd, out64, i, k, w8)
+            else:
+                _unpack_word(wd, out, i, k * 64, w)
+
+
 def view64(mask: np.ndarray) -> np.ndarray:
     """uint64 (H, W//8) alias of a C-contiguous uint8 mask for `_unpack`'s
     fast path; shape (0, 0) when the mask cannot be aliased that way."""
