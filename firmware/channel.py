@@ -149,9 +149,11 @@ class Channel:
 
     def _armed(self, wall: float) -> bool:
         hm = self.config.heat_map
-        return hm.enabled and hm.armed(*weekday_minute(wall))
+        return hm.enabled and (not hm.schedule or hm.armed(*weekday_minute(wall)))
 
     def _take_pending_config(self) -> None:
+        if self._pending is None:  # the common case, checked without the lock
+            return
         with self._lock:
             new, self._pending = self._pending, None
         if new is None:
