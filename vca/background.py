@@ -80,6 +80,9 @@ MAX_DT = 2.0               # longer gaps (video loss) count as this much learnin
 NOISE_INIT = 2.0           # grey levels of mean abs deviation before any is measured
 NOISE_MIN = 0.5
 NOISE_CAP = 20.0           # one outlier moves the noise estimate at most this much
+SCALE_BITS = 5             # mean and noise are int16 in 1/32 grey level
+SCALE = 1 << SCALE_BITS
+MAX_OFFSET = 255           # |illumination offset|, so relative means fit int16
 TICKS = 32                 # foreground age clock, ticks per second (uint16: wraps after 2048 s)
 MAX_ROW_STEP = 16         # learn every row at least every 16th frame...
 STEPS_PER_TAU = 8         # ...and at least this often per background time constant
@@ -126,48 +129,57 @@ def _check(v: int, name: str) -> int:
 # arithmetic to int64, and the casts let LLVM keep 16 lanes per AVX2 register.
 
 _I16 = np.int16
-_F32 = np.float32
+_I32 = np.int32
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bound_pair(m, s, shift, k, tmin):
-    """(lo, hi) uint8 for mean m (relative), noise s, offset shift; float32 in."""
-    thr = max(k * s, tmin)
-    c = m + shift
-    lo = min(max(np.ceil(c - thr), _F32(0.0)), _F32(255.0))
-    hi = min(max(np.floor(c + thr), _F32(0.0)), _F32(255.0))
-    return np.uint8(np.int32(lo)), np.uint8(np.int32(hi))
+def _bound_pair(m, s, shift, k8, tmin):
+    """(lo, hi) uint8 bounds of a pixel, all inputs int16 in 1/SCALE grey:
+    relative mean m, noise s, offset shift; k8: noise factor in 1/8;
+    tmin: threshold floor. Background while |SCALE * x - (m + shift)| <= thr,
+    thr = max(k * s, tmin): for integer x, lo = ceil(..), hi = floor(..)."""
+    thr = max(_I16(_I16(s * k8) >> _I16(3)), tmin)
+    c = _I16(m + shift)
+    lo = _I16(_I16(c - thr + _I16(SCALE - 1)) >> _I16(SCALE_BITS))
+    hi = _I16(_I16(c + thr) >> _I16(SCALE_BITS))
+    return (np.uint8(min(max(lo, _I16(0)), _I16(255))),
+            np.uint8(min(max(hi, _I16(0)), _I16(255))))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mul_rate(d, a16):
+    """d * a / 65536 for int16 d and rate a16 = a * 65536 < 32768: the high
+    half of a 16-bit product, one instruction for 16 lanes (floor rounding,
+    a bias below 1/SCALE grey level)."""
+    return _I16((_I32(d) * _I32(a16)) >> 16)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k, tmin):
+def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k8, tmin):
     """Recompute every row's bounds at `offset` (after a parameter change or reset).
 
-    mean, noise: float32 (H, W); lo, hi: uint8 (H, W) out;
+    mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W) out;
     row_offset: int32 (H,) out, set to offset.
     """
     h, w = mean.shape
-    sh = _F32(offset)
+    sh = _I16(offset * SCALE)
     for i in range(h):
-        mr = mean[i]
-        nr = noise[i]
-        lr = lo[i]
-        hr = hi[i]
         for j in range(w):
-            a, b = _bound_pair(mr[j], nr[j], sh, k, tmin)
-            lr[j] = a
-            hr[j] = b
+            a, b = _bound_pair(mean[i, j], noise[i, j], sh, k8, tmin)
+            lo[i, j] = a
+            hi[i, j] = b
         row_offset[i] = offset
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
           orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin):
+          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
     luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
-    mean, noise: float32 (H, W); lo, hi: uint8 (H, W); stamp: uint16 (H, W);
+    mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W); stamp:
+    uint16 (H, W);
     row_offset: int32 (H,); row_time: float64 (H,) clock of each row's last
     learning. All updated in place for the learning rows (i % step == phase).
     row, orow, crow: uint8 (NW*64,) scratch, padding bytes kept 0; row64,
@@ -180,16 +192,16 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
     clean_bits, hist, counts, cstep), against the bounds before learning.
     offset: global illumination offset, grey levels; clock: seconds;
     now, t_abs, min_age: uint16 ticks; tau: background time constant, s;
-    k, tmin: threshold max(k * noise, tmin).
+    k8, tmin: int16 threshold max(k8 / 8 * noise, tmin), tmin in 1/SCALE grey.
 
     Stamps: a learning visit sets the stamp of a pixel to now unless it has
     been foreground at every frame since the previous visit, so a
     foreground pixel's age is known to within one row interval.
     """
     h, w = luma.shape
-    gf = _F32(offset)
-    nmin = _F32(NOISE_MIN)
-    cap = _F32(NOISE_CAP)
+    g = _I16(offset * SCALE)
+    nmin = _I16(NOISE_MIN * SCALE)
+    cap = _I16(NOISE_CAP * SCALE)
     u16 = np.uint16
     # 2-D indexing, not row views: a view per row costs reference counting.
     for i in range(h):
@@ -205,15 +217,15 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
             _sample_row(luma, area, lo, hi, np.int64(d), clean_bits, i, cstep, hist, counts)
         if i % step == phase:
             # Learn this row with the rate for the real time since it last did.
-            a_bg = _F32(1.0 - math.exp(-(clock - row_time[i]) / tau))
+            a_bg = _I16(min((1.0 - math.exp(-(clock - row_time[i]) / tau)) * 65536.0, 32767.0))
             row_time[i] = clock
             for kw in range(cont.shape[1]):
                 _spread_word(cont[i, kw], crow64, kw)
                 cont[i, kw] = ~np.uint64(0)
             for j in range(w):
-                x = _F32(luma[i, j])
+                xg = _I16(_I16(_I16(luma[i, j]) << _I16(SCALE_BITS)) - g)  # frame - offset
                 m = mean[i, j]
-                dm = x - gf - m
+                dm = _I16(xg - m)
                 s = noise[i, j]
                 fg = row[j] != 0
                 st = stamp[i, j] if fg & (crow[j] != 0) else now
@@ -222,14 +234,14 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
                 keep = fg & ~absorb
                 # selective update: foreground pixels keep their mean and noise
                 # until absorbed, when the static change is the background at once
-                m2 = m if keep else (x - gf if absorb else m + a_bg * dm)
-                s2 = s if fg else max(s + a_bg * (min(abs(dm), cap) - s), nmin)
+                m2 = m if keep else (xg if absorb else _I16(m + _mul_rate(dm, a_bg)))
+                s2 = s if fg else max(_I16(s + _mul_rate(_I16(min(abs(dm), cap) - s), a_bg)), nmin)
                 mean[i, j] = m2
                 noise[i, j] = s2
                 stamp[i, j] = st if keep else now
                 row[j] = keep
                 orow[j] = keep & (age >= min_age)
-                a, b = _bound_pair(m2, s2, gf, k, tmin)
+                a, b = _bound_pair(m2, s2, g, k8, tmin)
                 lo[i, j] = a
                 hi[i, j] = b
             row_offset[i] = offset
@@ -262,7 +274,7 @@ def _low_bit(b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k, tmin):
+def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin):
     """Let revealed background seep in from the rim of old foreground.
 
     A ghost (background uncovered after a person who was there when
@@ -274,8 +286,8 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
     so a ghost dissolves from its rim inward in a second or two.
 
     luma: uint8 (H, W) any strides; raw, old: uint64 (H, NW) packed this
-    frame's foreground and the old-foreground bits; mean, noise: float32
-    (H, W); lo, hi: uint8 (H, W) refreshed where a mean moves;
+    frame's foreground and the old-foreground bits; mean, noise: int16
+    (H, W), 1/SCALE grey; a_g: rate, float; lo, hi: uint8 (H, W) refreshed where a mean moves;
     row_offset: int32 (H,); rows: uint8 (H,) flags from `_pass`. Only rows
     flagged OLD_ROW are visited.
     Returns the number of pixels pulled.
@@ -285,7 +297,8 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
     one = np.uint64(1)
     top = np.uint64(63)
     full = ~np.uint64(0)
-    gf = _F32(offset)
+    g = offset * SCALE
+    a16 = np.int64(a_g * 65536.0)
     pulled = 0
     for i in range(h):
         if not rows[i] & OLD_ROW:
@@ -323,9 +336,10 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
                         match = True
                         break
                 if match:
-                    m = mean[i, j] + a_g * (_F32(xi) - gf - mean[i, j])
+                    m = np.int64(mean[i, j])
+                    m = _I16(m + (((xi * SCALE - g) - m) * a16 >> 16))
                     mean[i, j] = m
-                    p, q = _bound_pair(m, noise[i, j], _F32(row_offset[i]), k, tmin)
+                    p, q = _bound_pair(m, noise[i, j], _I16(row_offset[i] * SCALE), k8, tmin)
                     lo[i, j] = p
                     hi[i, j] = q
                     pulled += 1
@@ -335,13 +349,13 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
 @njit(cache=True, nogil=True)
 def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
            orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k, tmin):
+           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k8, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
     returns the illumination sample (`_sample_result`)."""
     _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
           orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k, tmin)
-    _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, _F32(a_g), k, tmin)
+          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
+    _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
     return _sample_result(hist, counts)
 
 
@@ -415,26 +429,23 @@ def _sample(luma, area, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hi
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a, k, tmin):
-    """Pull every pixel toward the frame at rate a (settling); refresh bounds.
+def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a16, k8, tmin):
+    """Pull every pixel toward the frame at rate a16 / 65536 (settling);
+    refresh bounds.
 
-    luma: uint8 (H, W) any strides; mean, noise: float32 (H, W);
+    luma: uint8 (H, W) any strides; mean, noise: int16 (H, W), 1/SCALE grey;
     lo, hi: uint8 (H, W); row_offset: int32 (H,) set to offset.
     """
     h, w = luma.shape
-    gf = _F32(offset)
+    g = _I16(offset * SCALE)
     for i in range(h):
-        lr = luma[i]
-        mr = mean[i]
-        nr = noise[i]
-        lor = lo[i]
-        hir = hi[i]
         for j in range(w):
-            m = mr[j] + a * (_F32(lr[j]) - gf - mr[j])
-            mr[j] = m
-            p, q = _bound_pair(m, nr[j], gf, k, tmin)
-            lor[j] = p
-            hir[j] = q
+            m = mean[i, j]
+            m = _I16(m + _mul_rate(_I16(_I16(_I16(luma[i, j]) << _I16(SCALE_BITS)) - g - m), a16))
+            mean[i, j] = m
+            p, q = _bound_pair(m, noise[i, j], g, k8, tmin)
+            lo[i, j] = p
+            hi[i, j] = q
         row_offset[i] = offset
 
 
@@ -495,8 +506,8 @@ class BackgroundModel:
             raise ValueError(f"analysis size {width}x{height} is too small: use at least 3x3")
         self.height, self.width = height, width
         nw = words_per_row(width)
-        self.mean = np.zeros((height, width), np.float32)
-        self.noise = np.full((height, width), NOISE_INIT, np.float32)
+        self.mean = np.zeros((height, width), np.int16)
+        self.noise = np.full((height, width), int(NOISE_INIT * SCALE), np.int16)
         self.lo = np.zeros((height, width), np.uint8)
         self.hi = np.zeros((height, width), np.uint8)
         self.stamp = np.zeros((height, width), np.uint16)
@@ -538,8 +549,9 @@ class BackgroundModel:
     # -- configuration ---------------------------------------------------
     def set_params(self, params: HeatMapParams) -> None:
         """Take the four 0..100 parameters (mapping: module docstring)."""
-        tmin = np.float32(sensitivity_threshold(params.detection_sensitivity))
-        k = np.float32(noise_factor(params.detection_sensitivity))
+        # fixed point as the kernels use them: floor in 1/SCALE grey, k in 1/8
+        tmin = np.int16(round(sensitivity_threshold(params.detection_sensitivity) * SCALE))
+        k = np.int16(round(noise_factor(params.detection_sensitivity) * 8))
         self._abs_ticks = np.uint16(min(int(update_seconds(params.background_update_rate) * TICKS),
                                         0xFFFF))
         self._tau = background_tau(params.background_update_rate)
@@ -554,7 +566,8 @@ class BackgroundModel:
     def background(self) -> np.ndarray:
         """uint8 (H, W) learned background, refreshed on each access (for
         report pictures, not per frame, so the temporary is acceptable)."""
-        np.copyto(self._bg8, np.clip(self.mean + (self.offset + 0.5), 0, 255), casting="unsafe")
+        np.copyto(self._bg8, np.clip(self.mean / SCALE + (self.offset + 0.5), 0, 255),
+                  casting="unsafe")
         return self._bg8
 
     @property
@@ -596,7 +609,7 @@ class BackgroundModel:
                 self._reset_to(luma, t)  # still changing (exposure hunting): keep re-learning
             else:
                 _relearn(luma, self.mean, self.noise, self.lo, self.hi, self.row_offset,
-                         self.offset, np.float32(max(1.0 - math.exp(-dt / BOOT_TAU), 0.0)),
+                         self.offset, np.int16(min((1.0 - math.exp(-dt / BOOT_TAU)) * 65536, 32767)),
                          self._k, self._tmin)
                 self.stamp.fill(self._now())  # nothing is foreground while settling
             self._write_empty(fg_out)
@@ -622,7 +635,7 @@ class BackgroundModel:
             self._write_empty(fg_out)
             return SCENE_CHANGE | SETTLING
         if n_bg >= 16:
-            self.offset += med
+            self.offset = min(max(self.offset + med, -MAX_OFFSET), MAX_OFFSET)
         t1 = time.perf_counter_ns()
         # Unpack only changed words when fg_out still holds last frame's mask;
         # comparing the object is cheap where reading its address is not.
@@ -643,7 +656,7 @@ class BackgroundModel:
     # -- helpers -------------------------------------------------------------
     def _start(self, luma: np.ndarray, t: float) -> None:
         self.offset = 0
-        self.mean[...] = luma
+        np.multiply(luma, SCALE, out=self.mean, dtype=np.int16)
         _bounds_rows(self.mean, self.noise, self.lo, self.hi, self.row_offset, 0,
                      self._k, self._tmin)
         self._row_time[:] = self._clock
