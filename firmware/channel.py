@@ -129,7 +129,10 @@ class Channel:
             if hour != self._hour:
                 self._close_hour()
                 self._hour = hour
-            if self._armed(frame.wall) and self.budget.should_analyse():
+            armed = self._armed(frame.wall)
+            if not armed and self.config.heat_map.schedule:
+                self._fast_forward(frame.wall)
+            elif armed and self.budget.should_analyse():
                 # CPU time of this thread, not wall time: with many channels a
                 # thread can be preempted mid-step, and waiting for a core is
                 # not analysis cost (the budget is a share of the CPU).
@@ -150,6 +153,14 @@ class Channel:
     def _armed(self, wall: float) -> bool:
         hm = self.config.heat_map
         return hm.enabled and (not hm.schedule or hm.armed(*weekday_minute(wall)))
+
+    def _fast_forward(self, wall: float) -> None:
+        """Outside the schedule nothing is analysed: at full speed, skip to the next window."""
+        day_start = wall - wall % 86400
+        weekday, minute = weekday_minute(wall)
+        nxt = self.config.heat_map.next_arming(day_start, weekday, minute)
+        if nxt is not None and nxt - wall > 1.0:
+            self.capture.skip(nxt - wall)
 
     def _take_pending_config(self) -> None:
         if self._pending is None:  # the common case, checked without the lock

@@ -68,6 +68,19 @@ class HeatMapConfig:
     def armed(self, weekday: int, minute: int) -> bool:
         return not self.schedule or any(w.covers(weekday, minute) for w in self.schedule)
 
+    def next_arming(self, day_start: float, weekday: int, after_minute: int) -> float | None:
+        """Clock time of the next window start after `after_minute` of the day that
+        starts at `day_start` (a weekday), looking a week ahead; None without a schedule."""
+        best = None
+        for d in range(8):
+            for w in self.schedule:
+                if (weekday + d) % 7 in w.days and (d > 0 or w.start_minute > after_minute):
+                    t = day_start + d * 86400 + w.start_minute * 60
+                    best = t if best is None else min(best, t)
+            if best is not None:
+                return best
+        return best
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelConfig:

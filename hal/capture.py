@@ -174,6 +174,7 @@ class PyAVCapture:
         self._raw = self._raw_frames(container, stream)
         self._first_t: float | None = None   # stream time of the first frame, source seconds
         self._offset = 0.0                    # added to source time: loops and discontinuities
+        self._period = 0.0                    # a loop's length in seconds, once one has wrapped
         self._last_pts: float | None = None   # last decoded pts (output seconds)
         self._pending: tuple | None = None    # realtime lookahead: (av frame, pts)
         self._pending_error: CaptureError | None = None
@@ -219,6 +220,22 @@ class PyAVCapture:
         luma = self._luma(avf)
         self._index += 1
         return Frame(luma=luma, pts=pts, wall=self.clock_start + pts, index=self._index - 1)
+
+    def skip(self, seconds: float) -> float:
+        """Fast-forward a looped recording: move its clock on by whole loops, at most
+        `seconds`, without decoding them. Returns the seconds skipped (0 when not
+        a looped file at max pacing: a live or paced source cannot run ahead).
+
+        For replaying days quickly when nothing is analysed (heat map not armed).
+        """
+        if not self.loop or self.realtime or self._container is None:
+            return 0.0
+        period = self._period or (self._container.duration or 0) / 1e6  # AV_TIME_BASE units
+        if period <= 0:
+            return 0.0
+        loops = int(seconds // period)
+        self._offset += loops * period
+        return loops * period
 
     def _pace(self, avf, pts):
         """One-frame buffer: drop the current frame while the next one is already due."""
@@ -319,7 +336,9 @@ class PyAVCapture:
             if not self.loop or not got:
                 return
             # Continue the clock one frame interval after the last frame.
-            self._offset = self._last_pts + self._interval
+            offset = self._last_pts + self._interval
+            self._period = offset - self._offset
+            self._offset = offset
             container.seek(0)
 
 

@@ -104,6 +104,11 @@ class CaptureInput:
         self.close()
         return None
 
+    def skip(self, seconds: float) -> float:
+        """Fast-forward the open capture by up to `seconds` (see `PyAVCapture.skip`)."""
+        skip = getattr(self._cap, "skip", None)
+        return skip(seconds) if skip is not None else 0.0
+
     def close(self) -> None:
         """Release the source; the input is `stopped`."""
         self._release()

@@ -154,3 +154,20 @@ def test_an_unwritable_state_dir_is_a_one_line_error(tmp_path, walker_clip):
     r = nvr("run", "--config", str(cfg), "--state-dir", str(blocker / "state"), "--duration", "1")
     assert r.returncode == 2
     assert r.stderr.startswith("error: --state-dir") and r.stderr.count("\n") == 1
+
+
+def test_at_full_speed_time_outside_the_schedule_is_skipped_not_decoded(tmp_path, walker_clip):
+    ch = channel(1, str(walker_clip))
+    ch["heat_map"]["schedule"] = [{"days": ["tue"], "time": "09:00-09:05"}]
+    cfg = write_config(tmp_path / "nvr.yaml", [ch])
+    t0 = time.monotonic()
+    r = nvr("run", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), "--speed", "max",
+            "--start", "2026-11-24T07:00:00", "--duration", str(5 * 3600))
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 < 60  # five hours at 25 fps would be 450,000 frames
+    frames = int(next(ln for ln in r.stdout.splitlines() if ln.startswith("channel 1:")).split()[2])
+    assert frames < 30_000
+    with SqliteStatistics(tmp_path / "state", create=False) as store:
+        rows = store.rows(1, 0, 2**40, "hour")
+    assert [row.start for row in rows] == [int(parse_start("2026-11-24T09:00"))]
+    assert 295 <= rows[0].analysed_seconds <= 301  # the five armed minutes, nothing else

@@ -190,3 +190,14 @@ def test_a_kill_during_save_never_leaves_a_broken_file(tmp_path):
         loaded = load_config(f)
         assert loaded.channel(1).heat_map.detection_sensitivity in (50, 77)
         load_config(tmp_path / "nvr.yaml.bak")  # the backup is whole too
+
+
+def test_next_arming_finds_the_next_window_start_within_a_week():
+    doc = bad("channels.0.heat_map.schedule", [{"days": ["mon", "fri"], "time": "09:00-17:00"},
+                                               {"days": ["sat"], "time": "10:00-12:00"}])
+    hm = parse_config(doc).channel(1).heat_map
+    monday = 0.0 + 4 * 86400  # 1970-01-05 was a Monday
+    assert hm.next_arming(monday, 0, 8 * 60) == monday + 9 * 3600
+    assert hm.next_arming(monday, 0, 9 * 60) == monday + 4 * 86400 + 9 * 3600  # Friday
+    assert hm.next_arming(monday + 4 * 86400, 4, 18 * 60) == monday + 5 * 86400 + 10 * 3600  # Saturday
+    assert parse_config(GOOD).channel(1).heat_map.next_arming(monday, 0, 0) is None
