@@ -62,7 +62,7 @@ import numpy as np
 from numba import njit
 
 from vca.morphology import (Cleaner, _open_close, _pack_row, _spread_word, _unpack_rows,
-                             view64, words_per_row)
+                             rows_contiguous, words_per_row)
 from vca.params import HeatMapParams
 
 SCENE_CHANGE = 1   # flag: a scene change was declared on this frame
@@ -172,8 +172,8 @@ def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k8, tmin):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-          orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
+          orow, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
@@ -182,8 +182,8 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
     uint16 (H, W);
     row_offset: int32 (H,); row_time: float64 (H,) clock of each row's last
     learning. All updated in place for the learning rows (i % step == phase).
-    row, orow, crow: uint8 (NW*64,) scratch, padding bytes kept 0; row64,
-    orow64, crow64: their uint64 (NW*8,) views. raw: uint64 (H, NW) receives
+    row, orow, crow: uint8 (NW*64,) scratch, padding bytes kept 0; crow64:
+    crow's uint64 (NW*8,) view. raw: uint64 (H, NW) receives
     the packed foreground; old: uint64 (H, NW) packed "foreground for at
     least min_age"; cont: uint64 (H, NW) AND of raw over the frames since
     the row's last learning visit. rows: uint8 (H,) receives per row
@@ -245,10 +245,10 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row
                 lo[i, j] = a
                 hi[i, j] = b
             row_offset[i] = offset
-            _pack_row(orow64, old, i)
-            _pack_row(row64, raw, i)
+            _pack_row(orow, old, i)
+            _pack_row(row, raw, i)
         else:
-            _pack_row(row64, raw, i)
+            _pack_row(row, raw, i)
             for kw in range(raw.shape[1]):
                 r = raw[i, kw]
                 cont[i, kw] &= r
@@ -347,19 +347,19 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
 
 
 @njit(cache=True, nogil=True)
-def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-           orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
+           orow, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
            cstep, offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k8, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
     returns the illumination sample (`_sample_result`)."""
-    _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row, row64,
-          orow, orow64, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+    _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
+          orow, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
     _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
     return _sample_result(hist, counts)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sample_row(luma, area, lo, hi, d, clean_bits, i, cstep, hist, counts):
     """Add every cstep-th pixel of row i to the illumination sample.
 
@@ -391,7 +391,7 @@ def _sample_row(luma, area, lo, hi, d, clean_bits, i, cstep, hist, counts):
     counts[1] += n_changed
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sample_result(hist, counts):
     """(area samples, changed samples, median luma - mean over background
     samples in grey levels, background samples); clears hist and counts."""
@@ -451,15 +451,15 @@ def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a16, k8, tmin):
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _cleanup(raw, rows, clean, tmp, tmp2, last_valid, clean_rows, before, before_rows, out,
-             out64, only_changed, active):
+             fast, only_changed, active):
     """Open-close packed raw into clean and unpack it into out, skipping
     bands of rows far from any foreground.
 
     raw, clean, tmp, tmp2: uint64 (H, NW); rows: uint8 (H,) flags from
     `_pass`; clean_rows: uint8 (H,) receives 1 where clean has foreground;
     before: uint64 (H, NW) the packed mask out holds now, before_rows its
-    row flags (used when only_changed; else every word is written); out, out64: as for
-    `vca.morphology._unpack`; active: uint8 (H,) scratch.
+    row flags (used when only_changed; else every word is written); out, fast:
+    as for `vca.morphology._unpack`; active: uint8 (H,) scratch.
 
     An output row of the open-close can only hold foreground within 2 rows
     of raw foreground, so the morphology runs on bands of rows within 3 rows
@@ -495,7 +495,7 @@ def _cleanup(raw, rows, clean, tmp, tmp2, last_valid, clean_rows, before, before
         i = r1
     for i in range(h):
         active[i] = clean_rows[i] | before_rows[i] if only_changed else 1
-    _unpack_rows(clean, out, out64, active, only_changed, before)
+    _unpack_rows(clean, out, fast, active, only_changed, before)
 
 
 class BackgroundModel:
@@ -514,9 +514,7 @@ class BackgroundModel:
         self.row_offset = np.zeros(height, np.int32)
         self._row_time = np.zeros(height, np.float64)
         self._row = np.zeros(nw * 64, np.uint8)
-        self._row64 = self._row.view(np.uint64)
         self._orow = np.zeros(nw * 64, np.uint8)
-        self._orow64 = self._orow.view(np.uint64)
         self._raw = np.zeros((height, nw), np.uint64)
         self._old = np.zeros((height, nw), np.uint64)
         self._cont = np.zeros((height, nw), np.uint64)
@@ -537,7 +535,7 @@ class BackgroundModel:
         self._clock = 0.0        # seconds of appliance time seen (gaps capped)
         self._frame = 0
         self._out = None        # the fg_out written last frame, and its uint64 view
-        self._out64 = None
+        self._out_fast = None
         self._boot_abs_ticks = np.uint16(BOOT_TAU * TICKS)
         self._ghost_ticks = np.uint16(GHOST_MIN_AGE * TICKS)
         self._t_prev: float | None = None
@@ -624,8 +622,8 @@ class BackgroundModel:
         self._frame += 1
         n_area, n_changed, med, n_bg = _model(
             luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
-            self.row_offset, self._row_time, self._row, self._row64, self._orow,
-            self._orow64, self._crow, self._crow64, self._raw, self._old, self._cont,
+            self.row_offset, self._row_time, self._row, self._orow,
+            self._crow, self._crow64, self._raw, self._old, self._cont,
             self._rows, self._clean_prev, self._hist, self._counts, SAMPLE_ROW_STEP, SAMPLE_COL_STEP,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,
             t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
@@ -641,10 +639,10 @@ class BackgroundModel:
         # comparing the object is cheap where reading its address is not.
         same = fg_out is self._out
         if not same:
-            self._out, self._out64 = fg_out, view64(fg_out)
+            self._out, self._out_fast = fg_out, rows_contiguous(fg_out)
         c = self._cleaner
         _cleanup(self._raw, self._rows, self._clean, c._tmp, c._tmp2, c.last_valid,
-                 self._clean_rows, self._clean_prev, self._clean_rows_prev, fg_out, self._out64,
+                 self._clean_rows, self._clean_prev, self._clean_rows_prev, fg_out, self._out_fast,
                  same, self._active)
         self._clean, self._clean_prev = self._clean_prev, self._clean
         self._clean_rows, self._clean_rows_prev = self._clean_rows_prev, self._clean_rows
@@ -678,4 +676,4 @@ class BackgroundModel:
         self._clean_prev[...] = 0
         self._clean_rows_prev[...] = 0
         if fg_out is not self._out:
-            self._out, self._out64 = fg_out, view64(fg_out)
+            self._out, self._out_fast = fg_out, rows_contiguous(fg_out)

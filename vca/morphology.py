@@ -20,7 +20,10 @@ write into arrays they are given and allocate nothing.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -36,30 +39,61 @@ def last_word_mask(width: int) -> np.uint64:
     return _ALL if r == 0 else np.uint64((1 << r) - 1)
 
 
-# Eight 0/1 bytes read as one little-endian uint64 (byte b at bit 8b),
-# times this constant, carry byte b's bit to bit 56+b with no collisions:
-# the top byte is then the eight pixels packed LSB-first.
-_GATHER = np.uint64(0x0102040810204080)
-
-# _SPREAD[v] has byte b equal to bit b of v: unpacking 8 pixels is one load.
+# _SPREAD[v] has byte b equal to bit b of v: unpacking 8 pixels is one load
+# (the path for rows that are strided or end inside a word).
 _SPREAD = np.array([sum(((v >> b) & 1) << (8 * b) for b in range(8)) for v in range(256)],
                    dtype=np.uint64)
 
+# 64 bytes <-> 64 bits in one or two instructions (AVX-512 vptestmb/kmovq and
+# vpmovm2b; pmovmskb sequences elsewhere): LLVM lowers a bitcast between a
+# <64 x i1> mask and i64 to whatever the CPU has, so the two helpers below
+# are portable. Numba cannot say "bitcast a vector compare", hence intrinsics.
+_V64 = ir.VectorType(ir.IntType(8), 64)
 
-@njit(cache=True, nogil=True, inline="always")
-def _pack_row(row64, out, i):
+
+@intrinsic
+def _bits_of(typingctx, row_t, j_t):
+    """uint64 with bit c set where row[j + c] != 0, c = 0..63.
+
+    row: uint8 1-D C-contiguous array holding at least j + 64 bytes.
+    """
+    def codegen(context, builder, signature, args):
+        row, j = args
+        ary = context.make_array(signature.args[0])(context, builder, row)
+        ptr = builder.bitcast(builder.gep(ary.data, [j]), _V64.as_pointer())
+        v = builder.load(ptr, align=1)
+        return builder.bitcast(builder.icmp_unsigned("!=", v, ir.Constant(_V64, None)),
+                               ir.IntType(64))
+    return types.uint64(row_t, j_t), codegen
+
+
+@intrinsic
+def _bytes_of(typingctx, bits_t, out_t, i_t, j_t):
+    """Write bit c of bits as 0/1 byte out[i, j + c], c = 0..63.
+
+    out: uint8 2-D array whose rows are contiguous (unit column stride),
+    with at least j + 64 columns.
+    """
+    def codegen(context, builder, signature, args):
+        bits, out, i, j = args
+        aryty = signature.args[1]
+        ary = context.make_array(aryty)(context, builder, out)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i, j])
+        v = builder.zext(builder.bitcast(bits, ir.VectorType(ir.IntType(1), 64)), _V64)
+        builder.store(v, builder.bitcast(ptr, _V64.as_pointer()), align=1)
+        return context.get_dummy_value()
+    return types.void(bits_t, out_t, i_t, j_t), codegen
+
+
+@njit(cache=True, nogil=True)
+def _pack_row(row, out, i):
     """Pack one padded 0/1 row into row i of `out`.
 
-    row64: uint64 (NW*8,) view of a uint8 (NW*64,) row of 0/1 bytes
-           (padding bytes 0).
-    out:   uint64 (H, NW); row i receives the packed bits.
+    row: uint8 (NW*64,) 0/1 bytes (padding bytes 0).
+    out: uint64 (H, NW); row i receives the packed bits.
     """
-    s56 = np.uint64(56)
     for k in range(out.shape[1]):
-        acc = np.uint64(0)
-        for b in range(8):
-            acc |= ((row64[k * 8 + b] * _GATHER) >> s56) << np.uint64(8 * b)
-        out[i, k] = acc
+        out[i, k] = _bits_of(row, k * 64)
 
 
 @njit(cache=True, nogil=True)
@@ -82,13 +116,6 @@ def _pack(mask, out):
 
 
 @njit(cache=True, nogil=True)
-def _unpack_word(wd, out, i, c0, w):
-    c1 = min(c0 + 64, w)
-    for c in range(c0, c1):
-        out[i, c] = np.uint8((wd >> np.uint64(c - c0)) & np.uint64(1))
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _spread_word(wd, row64, k):
     """Unpack word k of a packed row into bytes 64k..64k+63 of a 0/1 row.
 
@@ -99,22 +126,12 @@ def _spread_word(wd, row64, k):
 
 
 @njit(cache=True, nogil=True)
-def _unpack_word64(wd, out64, i, k, w8):
-    """Unpack one word as 8 table loads into a uint64 view of the mask row."""
-    j0 = k * 8
-    j1 = min(j0 + 8, w8)
-    for j in range(j0, j1):
-        out64[i, j] = _SPREAD[(wd >> np.uint64(8 * (j - j0))) & np.uint64(0xFF)]
-
-
-@njit(cache=True, nogil=True)
-def _unpack(bits, out, out64, only_changed, before):
+def _unpack(bits, out, fast, only_changed, before):
     """Write row bits back as a 0/1 uint8 mask.
 
     bits:   uint64 (H, NW).
     out:    uint8 (H, W), any strides.
-    out64:  uint64 (H, W//8) view of `out` when its rows are contiguous and
-            W % 8 == 0 (fast path: 8 pixels per store), else shape (0, 0).
+    fast:   `rows_contiguous(out)` (64 pixels per store).
     only_changed: skip words that are 0 in `bits` and in `before`; valid
             only when `out` still holds the unpacked `before`. Most of a
             frame is background, so this touches only words near targets.
@@ -122,28 +139,28 @@ def _unpack(bits, out, out64, only_changed, before):
     """
     h, w = out.shape
     nw = bits.shape[1]
-    fast = out64.shape[0] == h
-    w8 = w // 8
     for i in range(h):
         for k in range(nw):
             wd = bits[i, k]
             if only_changed and wd == 0 and before[i, k] == 0:
                 continue
-            if fast:
-                _unpack_word64(wd, out64, i, k, w8)
+            # written out here, not in a helper taking `out`: a call per word
+            # would pay Numba's reference counting
+            c0 = k * 64
+            if fast and c0 + 64 <= w:
+                _bytes_of(wd, out, i, c0)
             else:
-                _unpack_word(wd, out, i, k * 64, w)
+                for c in range(c0, min(c0 + 64, w)):
+                    out[i, c] = np.uint8((wd >> np.uint64(c - c0)) & np.uint64(1))
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _unpack_rows(bits, out, out64, rows, only_changed, before):
+def _unpack_rows(bits, out, fast, rows, only_changed, before):
     """`_unpack` restricted to the rows flagged nonzero in rows: uint8 (H,);
     callers flag every row that is or was foreground, so the rows skipped
     hold zeros already."""
     h, w = out.shape
     nw = bits.shape[1]
-    fast = out64.shape[0] == h
-    w8 = w // 8
     for i in range(h):
         if rows[i] == 0:
             continue
@@ -151,22 +168,23 @@ def _unpack_rows(bits, out, out64, rows, only_changed, before):
             wd = bits[i, k]
             if only_changed and wd == 0 and before[i, k] == 0:
                 continue
-            if fast:
-                _unpack_word64(wd, out64, i, k, w8)
+            # written out here, not in a helper taking `out`: a call per word
+            # would pay Numba's reference counting
+            c0 = k * 64
+            if fast and c0 + 64 <= w:
+                _bytes_of(wd, out, i, c0)
             else:
-                _unpack_word(wd, out, i, k * 64, w)
+                for c in range(c0, min(c0 + 64, w)):
+                    out[i, c] = np.uint8((wd >> np.uint64(c - c0)) & np.uint64(1))
 
 
-def view64(mask: np.ndarray) -> np.ndarray:
-    """uint64 (H, W//8) alias of a C-contiguous uint8 mask for `_unpack`'s
-    fast path; shape (0, 0) when the mask cannot be aliased that way."""
-    h, w = mask.shape
-    if w % 8 == 0 and mask.flags.c_contiguous and mask.ctypes.data % 8 == 0:
-        return mask.view(np.uint64)
-    return np.zeros((0, 0), np.uint64)
+def rows_contiguous(mask: np.ndarray) -> bool:
+    """True when a (H, W) uint8 mask's rows are contiguous, so `_unpack` can
+    write 64 pixels per store (row stride may still exceed W)."""
+    return mask.strides[1] == 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _hword(src, i, k, last_valid, erode):
     """Horizontal 1x3 erosion or dilation of word k of row i, borders exact."""
     h, nw = src.shape
@@ -302,7 +320,7 @@ class Cleaner:
         _check_mask(out, self.height, self.width, "out")
         _pack(mask, self.bits)
         _open_close(self.bits, self.out, self._tmp, self._tmp2, self.last_valid)
-        _unpack(self.out, out, view64(out), False, self.out)
+        _unpack(self.out, out, rows_contiguous(out), False, self.out)
 
 
 def _check_mask(a: np.ndarray, h: int, w: int, name: str) -> None:
@@ -323,7 +341,7 @@ def _apply(mask: np.ndarray, ops: str) -> np.ndarray:
         (_erode3 if op == "e" else _dilate3)(src, dst, c._tmp, lv)
         src, dst = dst, c._tmp2 if dst is c.out else c.out
     res = np.empty((h, w), np.uint8)
-    _unpack(src, res, view64(res), False, src)
+    _unpack(src, res, rows_contiguous(res), False, src)
     return res
 
 
