@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from numba import njit
 
 from vca import morphology as M
 
@@ -65,3 +66,31 @@ def test_opening_removes_specks_and_keeps_a_person_sized_blob():
 def test_wrong_mask_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="uint8"):
         M.Cleaner(4, 4).clean(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.uint8))
+
+
+@njit(cache=True)
+def _pack_words(row, out):
+    for k in range(out.shape[0]):
+        out[k] = M._bits_of(row, k * 64)
+
+
+@njit(cache=True)
+def _unpack_words(bits, out, i):
+    for k in range(bits.shape[0]):
+        M._bytes_of(bits[k], out, i, k * 64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda nw: arrays(np.uint8, nw * 64, elements=st.integers(0, 3))))
+def test_64_pixel_pack_and_unpack_match_numpy(row):
+    """Twin of the mask-bitcast intrinsics: np.packbits / np.unpackbits."""
+    nw = row.size // 64
+    bits = np.zeros(nw, np.uint64)
+    _pack_words(row, bits)
+    want = np.packbits(row != 0, bitorder="little").view(np.uint64)
+    assert np.array_equal(bits, want)
+    out = np.full((3, nw * 64 + 5), 7, np.uint8)
+    _unpack_words(bits, out[:, 2:2 + nw * 64], 1)    # a strided row view, row 1
+    assert np.array_equal(out[1, 2:2 + nw * 64], (row != 0).astype(np.uint8))
+    assert (out[0] == 7).all() and (out[2] == 7).all()
+    assert (out[1, :2] == 7).all() and (out[1, 2 + nw * 64:] == 7).all()

@@ -61,7 +61,7 @@ import time
 import numpy as np
 from numba import njit
 
-from vca.morphology import (Cleaner, _open_close, _pack_row, _spread_word, _unpack_rows,
+from vca.morphology import (Cleaner, _bits_of, _bytes_of, _open_close, _unpack_rows,
                              rows_contiguous, words_per_row)
 from vca.params import HeatMapParams
 
@@ -173,7 +173,7 @@ def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k8, tmin):
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-          orow, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+          orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
@@ -182,8 +182,8 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
     uint16 (H, W);
     row_offset: int32 (H,); row_time: float64 (H,) clock of each row's last
     learning. All updated in place for the learning rows (i % step == phase).
-    row, orow, crow: uint8 (NW*64,) scratch, padding bytes kept 0; crow64:
-    crow's uint64 (NW*8,) view. raw: uint64 (H, NW) receives
+    row, orow: uint8 (NW*64,) scratch, padding bytes kept 0; crow: uint8
+    (1, NW*64) scratch. raw: uint64 (H, NW) receives
     the packed foreground; old: uint64 (H, NW) packed "foreground for at
     least min_age"; cont: uint64 (H, NW) AND of raw over the frames since
     the row's last learning visit. rows: uint8 (H,) receives per row
@@ -220,7 +220,7 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
             a_bg = _I16(min((1.0 - math.exp(-(clock - row_time[i]) / tau)) * 65536.0, 32767.0))
             row_time[i] = clock
             for kw in range(cont.shape[1]):
-                _spread_word(cont[i, kw], crow64, kw)
+                _bytes_of(cont[i, kw], crow, 0, kw * 64)
                 cont[i, kw] = ~np.uint64(0)
             for j in range(w):
                 xg = _I16(_I16(_I16(luma[i, j]) << _I16(SCALE_BITS)) - g)  # frame - offset
@@ -228,7 +228,7 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
                 dm = _I16(xg - m)
                 s = noise[i, j]
                 fg = row[j] != 0
-                st = stamp[i, j] if fg & (crow[j] != 0) else now
+                st = stamp[i, j] if fg & (crow[0, j] != 0) else now
                 age = u16(now - st)
                 absorb = fg & (age > t_abs)
                 keep = fg & ~absorb
@@ -245,19 +245,23 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
                 lo[i, j] = a
                 hi[i, j] = b
             row_offset[i] = offset
-            _pack_row(orow, old, i)
-            _pack_row(row, raw, i)
-        else:
-            _pack_row(row, raw, i)
-            for kw in range(raw.shape[1]):
-                r = raw[i, kw]
-                cont[i, kw] &= r
-                old[i, kw] &= r  # one background frame and a pixel is young again
+        # pack here rather than in a helper taking arrays: a call per row
+        # would pay Numba's reference counting
+        learned = i % step == phase
         any_raw = np.uint64(0)
         any_old = np.uint64(0)
         for kw in range(raw.shape[1]):
-            any_raw |= raw[i, kw]
-            any_old |= raw[i, kw] & old[i, kw]
+            r = _bits_of(row, kw * 64)
+            raw[i, kw] = r
+            if learned:
+                o = _bits_of(orow, kw * 64)
+                old[i, kw] = o
+            else:
+                cont[i, kw] &= r
+                o = old[i, kw] & r  # one background frame and a pixel is young again
+                old[i, kw] = o
+            any_raw |= r
+            any_old |= o
         rows[i] = np.uint8(any_raw != 0) | (np.uint8(any_old != 0) << np.uint8(1))
 
 
@@ -348,12 +352,12 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
 
 @njit(cache=True, nogil=True)
 def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-           orow, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+           orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
            cstep, offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k8, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
     returns the illumination sample (`_sample_result`)."""
     _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-          orow, crow, crow64, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+          orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
     _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
     return _sample_result(hist, counts)
@@ -522,8 +526,7 @@ class BackgroundModel:
         self._clean_rows = np.zeros(height, np.uint8)
         self._clean_rows_prev = np.zeros(height, np.uint8)
         self._active = np.zeros(height, np.uint8)
-        self._crow = np.zeros(nw * 64, np.uint8)
-        self._crow64 = self._crow.view(np.uint64)
+        self._crow = np.zeros((1, nw * 64), np.uint8)
         self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
         self._clean_prev = np.zeros((height, nw), np.uint64)
         self._hist = np.zeros((4, _HIST_BINS + 1), np.int32)
@@ -623,7 +626,7 @@ class BackgroundModel:
         n_area, n_changed, med, n_bg = _model(
             luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
             self.row_offset, self._row_time, self._row, self._orow,
-            self._crow, self._crow64, self._raw, self._old, self._cont,
+            self._crow, self._raw, self._old, self._cont,
             self._rows, self._clean_prev, self._hist, self._counts, SAMPLE_ROW_STEP, SAMPLE_COL_STEP,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,
             t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)

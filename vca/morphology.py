@@ -39,11 +39,6 @@ def last_word_mask(width: int) -> np.uint64:
     return _ALL if r == 0 else np.uint64((1 << r) - 1)
 
 
-# _SPREAD[v] has byte b equal to bit b of v: unpacking 8 pixels is one load
-# (the path for rows that are strided or end inside a word).
-_SPREAD = np.array([sum(((v >> b) & 1) << (8 * b) for b in range(8)) for v in range(256)],
-                   dtype=np.uint64)
-
 # 64 bytes <-> 64 bits in one or two instructions (AVX-512 vptestmb/kmovq and
 # vpmovm2b; pmovmskb sequences elsewhere): LLVM lowers a bitcast between a
 # <64 x i1> mask and i64 to whatever the CPU has, so the two helpers below
@@ -57,6 +52,10 @@ def _bits_of(typingctx, row_t, j_t):
 
     row: uint8 1-D C-contiguous array holding at least j + 64 bytes.
     """
+    if not (isinstance(row_t, types.Array) and row_t.dtype == types.uint8
+            and row_t.ndim == 1 and row_t.layout == "C"):
+        return None
+
     def codegen(context, builder, signature, args):
         row, j = args
         ary = context.make_array(signature.args[0])(context, builder, row)
@@ -74,6 +73,9 @@ def _bytes_of(typingctx, bits_t, out_t, i_t, j_t):
     out: uint8 2-D array whose rows are contiguous (unit column stride),
     with at least j + 64 columns.
     """
+    if not (isinstance(out_t, types.Array) and out_t.dtype == types.uint8 and out_t.ndim == 2):
+        return None
+
     def codegen(context, builder, signature, args):
         bits, out, i, j = args
         aryty = signature.args[1]
@@ -83,17 +85,6 @@ def _bytes_of(typingctx, bits_t, out_t, i_t, j_t):
         builder.store(v, builder.bitcast(ptr, _V64.as_pointer()), align=1)
         return context.get_dummy_value()
     return types.void(bits_t, out_t, i_t, j_t), codegen
-
-
-@njit(cache=True, nogil=True)
-def _pack_row(row, out, i):
-    """Pack one padded 0/1 row into row i of `out`.
-
-    row: uint8 (NW*64,) 0/1 bytes (padding bytes 0).
-    out: uint64 (H, NW); row i receives the packed bits.
-    """
-    for k in range(out.shape[1]):
-        out[i, k] = _bits_of(row, k * 64)
 
 
 @njit(cache=True, nogil=True)
@@ -113,16 +104,6 @@ def _pack(mask, out):
             for c in range(c0, c1):
                 acc |= np.uint64(mask[i, c] & 1) << np.uint64(c - c0)
             out[i, k] = acc
-
-
-@njit(cache=True, nogil=True)
-def _spread_word(wd, row64, k):
-    """Unpack word k of a packed row into bytes 64k..64k+63 of a 0/1 row.
-
-    row64: uint64 (NW*8,) view of a uint8 (NW*64,) row.
-    """
-    for j in range(8):
-        row64[k * 8 + j] = _SPREAD[(wd >> np.uint64(8 * j)) & np.uint64(0xFF)]
 
 
 @njit(cache=True, nogil=True)
