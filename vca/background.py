@@ -26,8 +26,8 @@ learned. All times are seconds of appliance time taken from the frame
 timestamps (a 1/32 s tick clock for the foreground ages), so frame rate and
 dropped frames do not change them.
 
-Illumination. Every 16th row, while the pass has it in cache, every 8th
-pixel is sampled: the median luma shift of background samples becomes a
+Illumination. On 16 rows, while the pass has each in cache, 80 pixels are
+sampled (every 22nd row and 8th pixel at 640x360): the median luma shift of background samples becomes a
 global offset (integer grey levels) added to every mean from the next
 frame on, so drift (clouds, auto exposure) never shows as foreground; a
 sudden shift big enough to matter on the frame itself changes most of the
@@ -86,8 +86,8 @@ MAX_OFFSET = 255           # |illumination offset|, so relative means fit int16
 TICKS = 32                 # foreground age clock, ticks per second (uint16: wraps after 2048 s)
 MAX_ROW_STEP = 16         # learn every row at least every 16th frame...
 STEPS_PER_TAU = 8         # ...and at least this often per background time constant
-SAMPLE_ROW_STEP = 16       # sparse grid for illumination and scene change
-SAMPLE_COL_STEP = 8
+SAMPLE_ROWS = 16           # illumination / scene change sample: about this many rows
+SAMPLE_COLS = 80           # of about this many pixels each, at any analysis size
 _HIST_BINS = 1021          # luma differences -255..255 in half grey levels
 
 _STAGES = ("model", "cleanup")  # stage_ns entries (read by vca.analyzer)
@@ -530,6 +530,8 @@ class BackgroundModel:
         self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
         self._clean_prev = np.zeros((height, nw), np.uint64)
         self._hist = np.zeros((4, _HIST_BINS + 1), np.int32)
+        self._rstep = max(height // SAMPLE_ROWS, 1)
+        self._cstep = max(width // SAMPLE_COLS, 1)
         self._counts = np.zeros(2, np.int64)
         self._cleaner = Cleaner(height, width)
         self._bg8 = np.zeros((height, width), np.uint8)
@@ -605,7 +607,7 @@ class BackgroundModel:
         if t < self._settle_until:
             n_area, n_changed, _, _ = _sample(
                 luma, area_mask, self.lo, self.hi, self.row_offset, self.offset,
-                self._clean_prev, SAMPLE_ROW_STEP, SAMPLE_COL_STEP, self._hist, self._counts)
+                self._clean_prev, self._rstep, self._cstep, self._hist, self._counts)
             if n_area > 0 and n_changed >= self._scene_share * n_area:
                 self._reset_to(luma, t)  # still changing (exposure hunting): keep re-learning
             else:
@@ -627,7 +629,7 @@ class BackgroundModel:
             luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
             self.row_offset, self._row_time, self._row, self._orow,
             self._crow, self._raw, self._old, self._cont,
-            self._rows, self._clean_prev, self._hist, self._counts, SAMPLE_ROW_STEP, SAMPLE_COL_STEP,
+            self._rows, self._clean_prev, self._hist, self._counts, self._rstep, self._cstep,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,
             t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
         if n_area > 0 and n_changed >= self._scene_share * n_area:
