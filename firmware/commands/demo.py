@@ -57,11 +57,23 @@ def run(args) -> int:
         appliance.shutdown()
     if appliance.interrupted:
         return 130
-    service = appliance.service()
+    # The same engine as `nvr report`, on the store the run left behind.
+    from firmware.export import export_report
+    from firmware.reports import ReportError, build_report
+    from firmware.store import SqliteStatistics
+
     written: list[Path] = []
-    for ch in config.channels:
-        if ch.heat_map.enabled:
-            written += service.export(ch.id, "daily", day, "dwell")
+    with SqliteStatistics(state, create=False) as store:
+        for ch in config.channels:
+            if not ch.heat_map.enabled:
+                continue
+            try:
+                report = build_report(store, ch.id, "daily", day, "dwell")
+            except ReportError as e:
+                print(f"channel {ch.id}: no report: {e}")
+                continue
+            snapshot = store.background(ch.id)
+            written += export_report(report, export, None if snapshot is None else snapshot[1])
     for path in written:
         print(f"exported {path.name}")
     print(f"demo reports for {day.isoformat()} are in {export}")
