@@ -179,15 +179,15 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
 
     luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
     mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W); stamp:
-    uint16 (H, W);
-    row_offset: int32 (H,); row_time: float64 (H,) clock of each row's last
-    learning. All updated in place for the learning rows (i % step == phase).
+    uint16 (H, W); row_offset: int32 (H,); row_time: float64 (H,) clock of
+    each row's last learning. All updated in place for the learning rows
+    (i % step == phase).
     row, orow: uint8 (NW*64,) scratch, padding bytes kept 0; crow: uint8
-    (1, NW*64) scratch. raw: uint64 (H, NW) receives
-    the packed foreground; old: uint64 (H, NW) packed "foreground for at
-    least min_age"; cont: uint64 (H, NW) AND of raw over the frames since
-    the row's last learning visit. rows: uint8 (H,) receives per row
-    RAW_ROW if it holds foreground, | OLD_ROW if old foreground. Every rstep-th row is also sampled for
+    (1, NW*64) scratch. raw: uint64 (H, NW) receives the packed foreground;
+    old: uint64 (H, NW) packed "foreground for at least min_age"; cont:
+    uint64 (H, NW) AND of raw over the frames since the row's last learning
+    visit; rows: uint8 (H,) receives per row RAW_ROW if it holds foreground,
+    | OLD_ROW if old foreground. Every rstep-th row is also sampled for
     illumination and scene change while it is in cache (`_sample_row`:
     clean_bits, hist, counts, cstep), against the bounds before learning.
     offset: global illumination offset, grey levels; clock: seconds;
