@@ -120,6 +120,33 @@ def test_pixels_outside_the_area_are_never_foreground():
     assert res[-1][2][15:35, 30:36].all()
 
 
+def test_limited_rows_give_the_same_foreground_and_keep_learning():
+    rng = np.random.default_rng(9)
+    bg = scene(rng)
+    area = np.zeros((H, W), np.uint8)
+    area[:24] = 1
+    full = np.ones((H, W), np.uint8)
+    a, b = B.BackgroundModel(H, W), B.BackgroundModel(H, W)
+    b.limit_rows(0, 24)
+    fps = 25
+    brighter = lambda: np.clip(bg().astype(int) + np.where(np.arange(H)[:, None] >= 30, 30, 0),
+                               0, 255).astype(np.uint8)
+    frames = ([lambda i: bg()] * (2 * fps) + [with_box(bg, 40)] * fps
+              + [lambda i: brighter()] * (3 * fps))   # rows below the area change for good
+    seq = [f(i) for i, f in enumerate(frames)]
+    ra = list(run(a, [lambda i: seq[i]] * len(seq), fps, area=area))
+    rb = list(run(b, [lambda i: seq[i]] * len(seq), fps, area=area))
+    assert all(np.array_equal(x[2], y[2]) for x, y in zip(ra, rb))
+    assert ra[2 * fps + 5][2].sum() > 0
+    b.limit_rows(0, H)                              # the area grows: those rows learned meanwhile
+    fg = np.zeros((H, W), np.uint8)
+    for i in range(5):
+        b.apply(brighter(), len(seq) / fps + i / fps, full, fg)
+        assert fg.sum() == 0
+    with pytest.raises(ValueError, match="one past the last row"):
+        b.limit_rows(10, H + 1)
+
+
 def test_strided_luma_gives_the_same_foreground_as_contiguous():
     rng = np.random.default_rng(7)
     bg = scene(rng)
@@ -257,6 +284,7 @@ def test_pass_matches_its_numpy_twin(step, phase):
     area = np.ones((H, W), np.uint8)
     area[:, 70:] = 0
     list(run(m, [lambda i: bg()] * 20 + [with_box(bg, 45)] * 40, 25, area=area))
+    area[40:] = 0                                   # rows without area are not classified
     m.offset = 2                                    # an illumination shift since some rows learned
     m.stamp[...] = rng.integers(0, 200, (H, W))     # some foreground is old, some absorbable
     m.stamp[15:35:3, 30:42] = 300 - 64             # exactly min_age old...
@@ -269,7 +297,7 @@ def test_pass_matches_its_numpy_twin(step, phase):
     want = twin_pass(luma, area, before, **args)
     B._pass(luma, area, m.mean, m.noise, m.lo, m.hi, m.stamp, m.row_offset, m._row_time,
             m._row, m._orow, m._crow, m._raw, m._old, m._cont, m._rows, m._clean_prev,
-            m._hist, m._counts, m._rstep, m._cstep, args["offset"], args["clock"], args["now"],
+            m._hist, m._counts, m._rstep, m._cstep, 0, 40, args["offset"], args["clock"], args["now"],
             phase, step, args["tau"], args["t_abs"], args["min_age"], m._k, m._tmin)
     got = kernel_state(m)
     for k in STATE:

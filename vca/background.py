@@ -174,11 +174,11 @@ def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k8, tmin):
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
           orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin):
+          cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
-    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1.
-    mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W); stamp:
+    luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1, no area pixel
+    outside rows row_lo..row_hi-1. mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W); stamp:
     uint16 (H, W); row_offset: int32 (H,); row_time: float64 (H,) clock of
     each row's last learning. All updated in place for the learning rows
     (i % step == phase).
@@ -203,18 +203,24 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
     nmin = _I16(NOISE_MIN * SCALE)
     cap = _I16(NOISE_CAP * SCALE)
     u16 = np.uint16
+    nw = raw.shape[1]
     # 2-D indexing, not row views: a view per row costs reference counting.
     for i in range(h):
         d = _I16(offset - row_offset[i])
-        for j in range(w):
-            xs = _I16(_I16(luma[i, j]) - d)
-            a = lo[i, j]
-            b = hi[i, j]
-            below = (xs < _I16(a)) & (a != 0)
-            above = (xs > _I16(b)) & (b != 255)
-            row[j] = (below | above) & (area[i, j] != 0)
-        if i % rstep == rstep // 2:
-            _sample_row(luma, area, lo, hi, np.int64(d), clean_bits, i, cstep, hist, counts)
+        # Rows outside row_lo..row_hi hold no area pixel: nothing there can be
+        # foreground, so they are not classified (they still learn).
+        if row_lo <= i < row_hi:
+            for j in range(w):
+                xs = _I16(_I16(luma[i, j]) - d)
+                a = lo[i, j]
+                b = hi[i, j]
+                below = (xs < _I16(a)) & (a != 0)
+                above = (xs > _I16(b)) & (b != 255)
+                row[j] = (below | above) & (area[i, j] != 0)
+            if i % rstep == rstep // 2:
+                _sample_row(luma, area, lo, hi, np.int64(d), clean_bits, i, cstep, hist, counts)
+        else:
+            row[:w] = 0
         if i % step == phase:
             # Learn this row with the rate for the real time since it last did.
             a_bg = _I16(min((1.0 - math.exp(-(clock - row_time[i]) / tau)) * 65536.0, 32767.0))
@@ -250,7 +256,7 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
         learned = i % step == phase
         any_raw = np.uint64(0)
         any_old = np.uint64(0)
-        for kw in range(raw.shape[1]):
+        for kw in range(nw):
             r = _bits_of(row, kw * 64)
             raw[i, kw] = r
             if learned:
@@ -353,12 +359,13 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
 @njit(cache=True, nogil=True)
 def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
            orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-           cstep, offset, clock, now, phase, step, tau, t_abs, min_age, a_g, k8, tmin):
+           cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, a_g,
+           k8, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
     returns the illumination sample (`_sample_result`)."""
     _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
           orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-          cstep, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
+          cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
     _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
     return _sample_result(hist, counts)
 
@@ -531,6 +538,7 @@ class BackgroundModel:
         self._clean_prev = np.zeros((height, nw), np.uint64)
         self._hist = np.zeros((4, _HIST_BINS + 1), np.int32)
         self._rstep = max(height // SAMPLE_ROWS, 1)
+        self._row_lo, self._row_hi = 0, height
         self._cstep = max(width // SAMPLE_COLS, 1)
         self._counts = np.zeros(2, np.int64)
         self._cleaner = Cleaner(height, width)
@@ -564,6 +572,16 @@ class BackgroundModel:
             if self._t_prev is not None:  # bounds follow the new sensitivity at once
                 _bounds_rows(self.mean, self.noise, self.lo, self.hi, self.row_offset,
                              self.offset, k, tmin)
+
+    def limit_rows(self, row_lo: int, row_hi: int) -> None:
+        """Promise that area masks hold no pixel outside rows row_lo..row_hi-1
+        (as for `vca.blobs.BlobFinder.limit_rows`): those rows are then not
+        classified, so a small area costs less. They still learn, so a later
+        larger area finds them ready. Default: every row."""
+        if not 0 <= row_lo <= row_hi <= self.height:
+            raise ValueError(f"rows {row_lo}..{row_hi} are outside 0..{self.height}: "
+                             "pass the first and one past the last row holding area pixels")
+        self._row_lo, self._row_hi = int(row_lo), int(row_hi)
 
     @property
     def background(self) -> np.ndarray:
@@ -630,6 +648,7 @@ class BackgroundModel:
             self.row_offset, self._row_time, self._row, self._orow,
             self._crow, self._raw, self._old, self._cont,
             self._rows, self._clean_prev, self._hist, self._counts, self._rstep, self._cstep,
+            self._row_lo, self._row_hi,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,
             t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
         if n_area > 0 and n_changed >= self._scene_share * n_area:
