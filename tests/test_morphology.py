@@ -50,6 +50,12 @@ def test_cleaner_into_strided_and_contiguous_outputs(m):
     c.clean(m, big[:, 3:3 + w])          # a row-strided view is written in place
     assert np.array_equal(big[:, 3:3 + w], want)
     assert (big[:, :3] == 7).all() and (big[:, 3 + w:] == 7).all()
+    src = np.zeros((h, w + 5), np.uint8)
+    src[:, 2:2 + w] = m
+    c.clean(src[:, 2:2 + w], out)        # a row-strided input is read in place
+    assert np.array_equal(out, want)
+    c.clean(np.asfortranarray(m), out)   # and a column-major one, pixel by pixel
+    assert np.array_equal(out, want)
 
 
 def test_opening_removes_specks_and_keeps_a_person_sized_blob():

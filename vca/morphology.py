@@ -67,6 +67,27 @@ def _bits_of(typingctx, row_t, j_t):
 
 
 @intrinsic
+def _bits_at(typingctx, arr_t, i_t, j_t):
+    """uint64 with bit c set where arr[i, j + c] != 0, c = 0..63.
+
+    arr: uint8 2-D array whose rows are contiguous (unit column stride),
+    with at least j + 64 columns.
+    """
+    if not (isinstance(arr_t, types.Array) and arr_t.dtype == types.uint8 and arr_t.ndim == 2):
+        return None
+
+    def codegen(context, builder, signature, args):
+        arr, i, j = args
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, arr)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i, j])
+        v = builder.load(builder.bitcast(ptr, _V64.as_pointer()), align=1)
+        return builder.bitcast(builder.icmp_unsigned("!=", v, ir.Constant(_V64, None)),
+                               ir.IntType(64))
+    return types.uint64(arr_t, i_t, j_t), codegen
+
+
+@intrinsic
 def _bytes_of(typingctx, bits_t, out_t, i_t, j_t):
     """Write bit c of bits as 0/1 byte out[i, j + c], c = 0..63.
 
@@ -88,21 +109,24 @@ def _bytes_of(typingctx, bits_t, out_t, i_t, j_t):
 
 
 @njit(cache=True, nogil=True)
-def _pack(mask, out):
-    """Pack a 0/1 mask into row bits (slow general path, any strides).
+def _pack(mask, out, fast):
+    """Pack a 0/1 mask into row bits (nonzero counts as 1).
 
-    mask: uint8 (H, W), values 0 or 1.
-    out:  uint64 (H, ceil(W/64)); padding bits are written 0.
+    mask: uint8 (H, W) any strides; fast: `rows_contiguous(mask)` (64 pixels
+    per load, else pixel by pixel). out: uint64 (H, ceil(W/64)); padding
+    bits are written 0.
     """
     h, w = mask.shape
     nw = out.shape[1]
     for i in range(h):
         for k in range(nw):
             c0 = k * 64
-            c1 = min(c0 + 64, w)
+            if fast and c0 + 64 <= w:
+                out[i, k] = _bits_at(mask, i, c0)
+                continue
             acc = np.uint64(0)
-            for c in range(c0, c1):
-                acc |= np.uint64(mask[i, c] & 1) << np.uint64(c - c0)
+            for c in range(c0, min(c0 + 64, w)):
+                acc |= np.uint64(mask[i, c] != 0) << np.uint64(c - c0)
             out[i, k] = acc
 
 
@@ -347,7 +371,7 @@ class Cleaner:
         """Open-then-close a uint8 0/1 (H, W) mask into uint8 (H, W) `out`."""
         _check_mask(mask, self.height, self.width, "mask")
         _check_mask(out, self.height, self.width, "out")
-        _pack(mask, self.bits)
+        _pack(mask, self.bits, rows_contiguous(mask))
         _open_close(self.bits, self.out, self._tmp, self._tmp2, self.last_valid)
         _unpack(self.out, out, rows_contiguous(out), False, self.out)
 
@@ -363,7 +387,7 @@ def _apply(mask: np.ndarray, ops: str) -> np.ndarray:
     h, w = mask.shape
     c = Cleaner(h, w)
     _check_mask(mask, h, w, "mask")
-    _pack(mask, c.bits)
+    _pack(mask, c.bits, rows_contiguous(mask))
     lv = c.last_valid
     src, dst = c.bits, c.out
     for op in ops:
