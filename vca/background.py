@@ -2,8 +2,10 @@
 
 Per-pixel state, preallocated once for (H, W)::
 
-    mean    float32  running mean of the background, relative to `offset`
-    noise   float32  running mean absolute deviation of background pixels
+    mean    int16    running mean of the background, relative to `offset`,
+                     in 1/32 grey level
+    noise   int16    running mean absolute deviation of background pixels,
+                     in 1/32 grey level
     lo, hi  uint8    foreground bounds: a pixel is background while
                      lo <= luma - shift <= hi (0 and 255 mean "no bound")
     stamp   uint16   for a foreground pixel: clock tick since which it has
@@ -12,7 +14,8 @@ Per-pixel state, preallocated once for (H, W)::
 A pixel is foreground when |luma - mean| exceeds max(k * noise, floor), both
 set by Detection Sensitivity. That test is kept precomputed as the bounds
 `lo`/`hi`, so classifying a frame reads 4 bytes per pixel in a loop that
-vectorises 16 to 32 pixels wide; the float state is touched only where it changes.
+vectorises 16 to 32 pixels wide; mean and noise are touched only where they
+are learned, in 16-bit fixed point (16 lanes per AVX2 register).
 
 Learning. Background pixels pull the mean toward the frame with time
 constant `background_tau(v)`; foreground pixels are not learned at all
@@ -27,9 +30,9 @@ timestamps (a 1/32 s tick clock for the foreground ages), so frame rate and
 dropped frames do not change them.
 
 Illumination. On 16 rows, while the pass has each in cache, 80 pixels are
-sampled (every 22nd row and 8th pixel at 640x360): the median luma shift of background samples becomes a
-global offset (integer grey levels) added to every mean from the next
-frame on, so drift (clouds, auto exposure) never shows as foreground; a
+sampled (every 22nd row and 8th pixel at 640x360): the median luma shift of
+background samples becomes a global offset (integer grey levels, at most
+MAX_OFFSET) added to every mean from the next frame on, so drift (clouds, auto exposure) never shows as foreground; a
 sudden shift big enough to matter on the frame itself changes most of the
 area and is a scene change anyway. Bounds remember the offset they were
 computed at per row (`row_offset`), so a shift costs nothing per pixel. The
@@ -39,9 +42,15 @@ camera knocked): the frame's result is discarded, the mean is reset to the
 frame, foreground is held at zero and SETTLING is reported for
 SETTLE_SECONDS while the model re-learns fast.
 
-After the pass only words holding old foreground are visited, to let
+After the pass only rows holding old foreground are visited, to let
 revealed background (ghosts) seep in from their rim. The raw mask is then
-cleaned by a 3x3 opening then closing (`vca.morphology`).
+cleaned by a 3x3 opening then closing (`vca.morphology`), on bands of rows
+near foreground, and only rows that are or were foreground are written out.
+
+Cost (apply, 640x360, one core, the shared sequences upscaled; see
+tools/score_foreground.py): about 70-80 us per frame median, model ~55 us
+and clean-up ~15-20 us, against ~1 ms for OpenCV's selective running
+average and ~4 ms for MOG2 with the same clean-up.
 
 MAPPING (0..100 parameter -> internal quantity; all monotonic)::
 
