@@ -626,7 +626,7 @@ class BackgroundModel:
             self._start(luma, t)
             self._write_empty(fg_out)
             self._t_prev = t
-            return 0
+            return self._done(t0, 0)
         dt = min(max(t - self._t_prev, 0.0), MAX_DT)
         self._t_prev = t
         self._clock += dt
@@ -643,7 +643,7 @@ class BackgroundModel:
                          self._k, self._tmin)
                 self.stamp.fill(self._now())  # nothing is foreground while settling
             self._write_empty(fg_out)
-            return SETTLING
+            return self._done(t0, SETTLING)
 
         if t < self._boot_until:
             tau, t_abs = BOOT_TAU, self._boot_abs_ticks
@@ -664,7 +664,7 @@ class BackgroundModel:
             # what the pass found and learned is discarded with the model
             self._reset_to(luma, t)
             self._write_empty(fg_out)
-            return SCENE_CHANGE | SETTLING
+            return self._done(t0, SCENE_CHANGE | SETTLING)
         if n_bg >= 16:
             self.offset = min(max(self.offset + med, -MAX_OFFSET), MAX_OFFSET)
         t1 = time.perf_counter_ns()
@@ -695,6 +695,12 @@ class BackgroundModel:
         self._old[...] = 0
         self._cont[...] = ~np.uint64(0)
         self._boot_until = t + BOOT_SECONDS
+
+    def _done(self, t0: int, flags: int) -> int:
+        """stage_ns of a frame that ends without clean-up; returns flags."""
+        self.stage_ns[0] = time.perf_counter_ns() - t0
+        self.stage_ns[1] = 0
+        return flags
 
     def _now(self) -> np.uint16:
         return np.uint16(int(self._clock * TICKS) & 0xFFFF)
