@@ -239,12 +239,14 @@ def twin_pass(luma, area, s, offset, clock, now, phase, step, tau, t_abs, min_ag
     for i in range(h):
         if i % step == phase:
             a16 = int(min((1.0 - np.exp(-(clock - s["row_time"][i]) / tau)) * 65536.0, 32767.0))
+            last = int(s["row_time"][i] * B.TICKS) & 0xFFFF
+            mid = (last + (((int(now) - last) % 65536) >> 1)) % 65536
             s["row_time"][i] = clock
             xg = x[i] * B.SCALE - g
             m, n = s["mean"][i].astype(np.int64), s["noise"][i].astype(np.int64)
             dm = xg - m
             f = fg[i]
-            st = np.where(f & bits(s["cont"][i]), s["stamp"][i], now).astype(np.int64)
+            st = np.where(f & bits(s["cont"][i]), s["stamp"][i], np.where(f, mid, now)).astype(np.int64)
             age = (now - st) % 65536
             absorb = f & (age > t_abs)
             keep = f & ~absorb

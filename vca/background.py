@@ -203,9 +203,10 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
     now, t_abs, min_age: uint16 ticks; tau: background time constant, s;
     k8, tmin: int16 threshold max(k8 / 8 * noise, tmin), tmin in 1/SCALE grey.
 
-    Stamps: a learning visit sets the stamp of a pixel to now unless it has
-    been foreground at every frame since the previous visit, so a
-    foreground pixel's age is known to within one row interval.
+    Stamps: a learning visit that sees a pixel background sets its stamp to
+    now; one that sees it foreground but not at every frame since the
+    previous visit sets it halfway between that visit and now. Ages are
+    thus known to within half a row interval (0.3 s at 25 fps by default).
     """
     h, w = luma.shape
     g = _I16(offset * SCALE)
@@ -233,6 +234,10 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
         if i % step == phase:
             # Learn this row with the rate for the real time since it last did.
             a_bg = _I16(min((1.0 - math.exp(-(clock - row_time[i]) / tau)) * 65536.0, 32767.0))
+            # a pixel that turned foreground since the last visit did so
+            # between it and now: take the middle
+            last = u16(np.int64(row_time[i] * TICKS) & 0xFFFF)
+            mid = u16(last + (u16(now - last) >> 1))
             row_time[i] = clock
             for kw in range(cont.shape[1]):
                 _bytes_of(cont[i, kw], crow, 0, kw * 64)
@@ -243,7 +248,7 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
                 dm = _I16(xg - m)
                 s = noise[i, j]
                 fg = row[j] != 0
-                st = stamp[i, j] if fg & (crow[0, j] != 0) else now
+                st = stamp[i, j] if fg & (crow[0, j] != 0) else (mid if fg else now)
                 age = u16(now - st)
                 absorb = fg & (age > t_abs)
                 keep = fg & ~absorb
