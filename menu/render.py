@@ -46,7 +46,12 @@ def preview_lines(
     if luma is None or luma.size == 0:
         grid = [[" "] * cols for _ in range(rows)]
     else:
-        levels = (_block_mean(luma, rows, cols) * len(RAMP) / 256.0).astype(int).clip(0, len(RAMP) - 1)
+        means = _block_mean(luma, rows, cols)
+        # Stretch the picture's own range over the ramp: a grey indoor scene
+        # would otherwise print as one or two glyphs.
+        lo, hi = np.percentile(means, (2, 98))
+        scaled = (means - lo) / max(hi - lo, 1.0)
+        levels = (scaled * len(RAMP)).astype(int).clip(0, len(RAMP) - 1)
         grid = [[RAMP[v] for v in row] for row in levels]
     for k, area in enumerate(areas, 1):
         mark = str(k % 10)
