@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from vca.blobs import (AREA, FX, FY, SUMX, SUMY, X0, X1, Y0, Y1, BlobFinder, find_blobs,
-                       min_target_pixels, min_target_share)
+                       max_runs_for, min_target_pixels, min_target_share)
 
 
 def slow_components(img):
@@ -81,9 +81,30 @@ def test_finder_reuses_its_buffers_and_reports_overflow():
     finder.image[:] = 0
     finder.image[2, ::2] = 1                   # 32 isolated pixels
     assert finder.find(1) == 4
-    assert finder.info.tolist() == [32, 4, 28]
+    assert finder.info.tolist() == [32, 4, 28, 0]
     finder.image[:] = 0
     assert finder.find(1) == 0
+
+
+def test_too_many_runs_are_dropped_and_counted_not_a_crash():
+    finder = BlobFinder(64, 64, max_blobs=4)
+    slots = finder._runs.shape[0]
+    finder.image[:] = 0
+    finder.image[::2, ::2] = 1                 # 32 x 32 = 1024 isolated pixels, one run each
+    assert slots < 1024
+    assert finder.find(1) == 4
+    assert finder.info[0] == slots and finder.info[3] == 1024 - slots
+    finder.image[:] = 0
+    finder.image[10:30, 10:20] = 1             # a normal frame afterwards is whole again
+    assert finder.find(1) == 1 and finder.info[3] == 0
+
+
+def test_run_slots_keep_the_analyzer_small():
+    # 640x360: one slot per 16 pixels, so the scratch is ~1.3 MB instead of 10.6 MB
+    assert max_runs_for(360, 640) == 14400
+    finder = BlobFinder(360, 640)
+    scratch = finder._runs.nbytes + finder._parent.nbytes + finder._comp.nbytes + finder._acc.nbytes
+    assert scratch < 1.5 * 2 ** 20
 
 
 def test_default_minimum_size_keeps_a_person_and_drops_a_speck():

@@ -47,6 +47,17 @@ N_STATS = 9
 _ALL_ONES = np.uint64(0x0101010101010101)
 
 
+def max_runs_for(height: int, width: int, max_blobs: int = MAX_BLOBS) -> int:
+    """Run slots preallocated: one per 16 pixels (at least 16 per blob slot).
+
+    The cleaned foreground is opened with a 3x3 square, so its runs are at
+    least 3 pixels long and a frame holds far fewer runs than pixels; a full
+    frame of people at 640x360 is a few thousand runs against 14400 slots.
+    Runs beyond that are dropped and counted (BlobFinder.info[3]).
+    """
+    return max(height * width // 16, 16 * max_blobs, 1)
+
+
 def min_target_share(value: int) -> float:
     """Minimum Target Size 0..100 -> minimum blob area as a share of the frame (see MAPPING)."""
     v = min(max(int(value), 0), 100)
@@ -82,16 +93,19 @@ def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, pa
 
     flat:   uint8 (>= H*W,) the image, C order (nonzero = foreground).
     words:  uint64 (>= ceil(H*W/8),) the same memory, for skipping empty words.
-    runs:   int32 (R, 3) scratch [y, x0, x1], R >= H * ((W + 1) // 2).
+    runs:   int32 (R, 3) scratch [y, x0, x1]; runs beyond R are dropped (counted).
     parent: int32 (R,) scratch; comp: int32 (R,) scratch; acc: int64 (R, N_STATS) scratch.
     stats:  int64 (M, N_STATS) out, one row per kept blob, in raster order of first pixel.
-    info:   int64 (3,) out: [components, kept blobs, blobs dropped for lack of room].
+    info:   int64 (4,) out: [components, kept blobs, blobs dropped for lack of room,
+            runs dropped for lack of room].
     Only rows row_lo..row_hi-1 are read (the caller knows the rest is empty).
     Returns the number of kept blobs.
     """
     n_pix = row_hi * width
     n_words = n_pix >> 3          # whole words; a tail of < 8 pixels goes byte by byte
     n_runs = 0
+    max_runs = runs.shape[0]
+    runs_dropped = 0
     cur_row = -2
     cur_start = 0
     prev_start = 0
@@ -132,6 +146,10 @@ def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, pa
             while (i & 7) == 0 and i + 8 <= row_end and words[i >> 3] == _ALL_ONES:
                 i += 8
         a1 = i - 1 - row_start
+        if n_runs == max_runs:
+            # A frame this fragmented is noise, not people: keep what fits.
+            runs_dropped += 1
+            continue
         r = n_runs
         runs[r, 0] = y
         runs[r, 1] = a0
@@ -195,6 +213,7 @@ def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, pa
     info[0] = n_comp
     info[1] = kept
     info[2] = dropped
+    info[3] = runs_dropped
     return kept
 
 
@@ -215,13 +234,13 @@ class BlobFinder:
         self._words = np.zeros(n_words, np.uint64)
         self._flat = self._words.view(np.uint8)
         self.image = self._flat[:n_pix].reshape(self.height, self.width)
-        max_runs = self.height * ((self.width + 1) // 2)
+        max_runs = max_runs_for(self.height, self.width, max_blobs)
         self._runs = np.zeros((max_runs, 3), np.int32)
         self._parent = np.zeros(max_runs, np.int32)
         self._comp = np.zeros(max_runs, np.int32)
         self._acc = np.zeros((max_runs, N_STATS), np.int64)
         self.stats = np.zeros((max_blobs, N_STATS), np.int64)
-        self.info = np.zeros(3, np.int64)
+        self.info = np.zeros(4, np.int64)
         self.count = 0
         self.row_lo, self.row_hi = 0, self.height
 
