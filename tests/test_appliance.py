@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -171,3 +172,27 @@ def test_at_full_speed_time_outside_the_schedule_is_skipped_not_decoded(tmp_path
         rows = store.rows(1, 0, 2**40, "hour")
     assert [row.start for row in rows] == [int(parse_start("2026-11-24T09:00"))]
     assert 295 <= rows[0].analysed_seconds <= 301  # the five armed minutes, nothing else
+
+
+def test_kill_9_loses_at_most_one_checkpoint_and_the_next_boot_continues(tmp_path, walker_clip):
+    cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip))], checkpoint_interval=1)
+    state = tmp_path / "state"
+    args = [sys.executable, "-m", "firmware", "run", "--config", str(cfg), "--state-dir", str(state),
+            "--start", "2026-11-24T12:00:00"]
+    p = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    while "boot complete" not in p.stdout.readline():
+        pass
+    time.sleep(4.0)
+    p.kill()  # SIGKILL: no shutdown, no final flush
+    p.wait()
+    with sqlite3.connect(state / "statistics.sqlite3") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with SqliteStatistics(state, create=False) as store:
+        first = sum(r.analysed_seconds for r in store.rows(1, 0, 2**40, "hour"))
+    assert 4.0 - 1.0 - 1.5 <= first <= 4.5  # at most the last checkpoint second (plus boot slack) lost
+    r = subprocess.run(args + ["--duration", "2"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with SqliteStatistics(state, create=False) as store:
+        second = sum(r.analysed_seconds for r in store.rows(1, 0, 2**40, "hour"))
+    assert second >= first + 1.5  # the store grew on, nothing was reset
+    assert load_config(cfg).channel(1).heat_map.enabled
