@@ -17,7 +17,6 @@ benchmark frames (`frames.clip_at`).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

@@ -15,10 +15,11 @@ import logging
 import os
 import secrets
 import string
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+from firmware.atomic import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class PasswordStore:
             "hash": _scrypt(password, salt, SCRYPT).hex(),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(self.path, json.dumps(record, indent=1).encode())
+        data = json.dumps(record, indent=1).encode()
+        replace_file(self.path, lambda f: f.write(data), mode=0o600)  # never world-readable, even half-written
         log.info("admin password set (%s)", self.path)
 
     def check(self, user: str, password: str) -> bool:
@@ -95,26 +97,6 @@ def _scrypt(password: str, salt: bytes, p: dict[str, int]) -> bytes:
         password.encode("utf-8"), salt=salt, n=p["n"], r=p["r"], p=p["p"], dklen=p["dklen"],
         maxmem=64 * 1024 * 1024,
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomic write with mode 0600 from the start: the hash is never world-readable."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class LoginGuard:

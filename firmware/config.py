@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from firmware.atomic import replace_file
 from firmware.geometry import MAX_AREAS, polygon_problem
 from vca.params import HeatMapParams
 
@@ -376,24 +376,6 @@ def save_config(config: Config, path: str | os.PathLike) -> None:
     # Round-trip before touching the disk: never persist what we could not load back.
     parse_config(yaml.safe_load(text), path)
     if path.exists():
-        _write_atomic(path.with_name(path.name + ".bak"), path.read_bytes())
-    _write_atomic(path, text.encode("utf-8"))
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself must survive a power cut
-    finally:
-        os.close(dir_fd)
+        previous = path.read_bytes()
+        replace_file(path.with_name(path.name + ".bak"), lambda f: f.write(previous))
+    replace_file(path, lambda f: f.write(text.encode("utf-8")))

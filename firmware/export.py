@@ -8,13 +8,13 @@ file. A missing or unwritable device is one `ExportError` line naming the fix.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from firmware.atomic import replace_file
 from firmware.reports import Report
 
 
@@ -45,23 +45,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     path = Path(path)
     check_directory(path.parent, "directory")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        return replace_file(path, write, suffix=".part")
     except OSError as e:
-        raise ExportError(f"cannot write in {path.parent}: {e.strerror}; check the device") from None
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {e.strerror}; check free space on the device") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def export_xlsx(report: Report, path: str | os.PathLike) -> Path:

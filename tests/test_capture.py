@@ -1,7 +1,6 @@
 """PyAVCapture on real encoded files and loopback network streams."""
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import openpyxl
-import pexpect
 import pytest
 from pexpect import fdpexpect
 

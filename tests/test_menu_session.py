@@ -12,7 +12,6 @@ import io
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
