@@ -333,11 +333,11 @@ def test_illumination_sample_matches_its_numpy_twin():
     assert got[2] == 5 and got[1] > 0
 
 
-def twin_ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin):
+def twin_ghost(luma, raw, old, protect, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin):
     """NumPy/Python twin of `_ghost`; returns (mean, lo, hi, pulled)."""
     h, w = luma.shape
     unpack = lambda b: np.unpackbits(b.view(np.uint8), axis=1, bitorder="little")[:, :w].astype(bool)
-    fg, od = unpack(raw), unpack(old)
+    fg, od = unpack(raw), unpack(old) & ~unpack(protect)
     p = np.pad(fg, 1, constant_values=True)         # outside counts as foreground
     interior = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
     mean, lo, hi = mean.copy(), lo.copy(), hi.copy()
@@ -361,7 +361,8 @@ def twin_ghost(luma, raw, old, mean, noise, lo, hi, row_offset, offset, a_g, k8,
     return mean, lo, hi, pulled
 
 
-def test_ghost_matches_its_numpy_twin():
+@pytest.mark.parametrize("protect", [False, True])
+def test_ghost_matches_its_numpy_twin(protect):
     rng = np.random.default_rng(13)
     bg = scene(rng)
     m = B.BackgroundModel(H, W)
@@ -369,10 +370,18 @@ def test_ghost_matches_its_numpy_twin():
     list(run(m, [with_box(bg, 50)] * 30 + [lambda i: bg()] * 90, 25))
     luma = bg()
     assert m._rows.any() and (m._raw & m._old).any()
-    want = twin_ghost(luma, m._raw, m._old, m.mean, m.noise, m.lo, m.hi, m.row_offset, m.offset,
-                      0.33, m._k, m._tmin)
-    pulled = B._ghost(luma, m._raw, m._old, m._rows, m.mean, m.noise, m.lo, m.hi, m.row_offset,
+    none = np.zeros_like(m._raw)
+    unprotected = twin_ghost(luma, m._raw, m._old, none, m.mean, m.noise, m.lo, m.hi, m.row_offset,
+                             m.offset, 0.33, m._k, m._tmin)
+    bits = none.copy()
+    if protect:  # a target vouched for over the first row that would seep
+        first = np.flatnonzero((unprotected[0] != m.mean).any(axis=1))[0]
+        bits[first] = ~np.uint64(0)
+    want = twin_ghost(luma, m._raw, m._old, bits, m.mean, m.noise, m.lo, m.hi, m.row_offset,
                       m.offset, 0.33, m._k, m._tmin)
-    assert pulled == want[3] > 0
+    pulled = B._ghost(luma, m._raw, m._old, bits, m._rows, m.mean, m.noise, m.lo, m.hi,
+                      m.row_offset, m.offset, 0.33, m._k, m._tmin)
+    assert pulled == want[3] > 0 or (protect and pulled == want[3])
+    assert (pulled < unprotected[3]) == protect
     assert np.array_equal(m.mean, want[0])
     assert np.array_equal(m.lo, want[1]) and np.array_equal(m.hi, want[2])

@@ -61,7 +61,8 @@ class Replay:
 
 
 def _model_key() -> str:
-    src = b"".join((ROOT / "vca" / n).read_bytes() for n in ("background.py", "morphology.py", "analyzer.py", "mask.py"))
+    # the tracker feeds back into the model (protected targets): every stage is part of the key
+    src = b"".join(p.read_bytes() for p in sorted((ROOT / "vca").glob("*.py")))
     return hashlib.sha1(src).hexdigest()[:10]
 
 
@@ -74,14 +75,20 @@ def recorded(name: str, path: Path, region) -> tuple[np.ndarray, np.ndarray, np.
         return np.unpackbits(z["bits"], axis=-1)[..., :int(z["w"])], z["flags"], z["t"]
     masks, flags, ts = [], [], []
     a = None
+    shares = {}
     for luma, t in decode(path):
         if a is None:
             a = ChannelAnalyzer(*luma.shape)
             a.configure([region], HeatMapParams())
         a.step(luma, t)
+        tr = a.tracker.tr
+        for j in np.flatnonzero((tr[:, 1] != 0) & (tr[:, 9] != 0)):
+            shares.setdefault(int(tr[j, 0]), []).append(round(float(a._evidence.share[j]), 2))
         masks.append(np.packbits(a.foreground, axis=-1))
         flags.append((SCENE_CHANGE if a.scene_change else 0) | (SETTLING if a.settling else 0))
         ts.append(t)
+    print("   ghost share per confirmed track (every 25th frame):",
+          {k: v[::25] for k, v in shares.items()})
     CACHE.mkdir(exist_ok=True)
     bits = np.stack(masks)
     np.savez(f, bits=bits, flags=np.array(flags), t=np.array(ts), w=a.width)

@@ -48,6 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vca.contour import ContourEvidence
 from vca.blobs import MAX_BLOBS, BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator
 from vca.mask import grow_mask, rasterize_areas, validate_regions
@@ -55,6 +56,9 @@ from vca.params import HeatMapParams
 from vca.tracks import GRACE_SECONDS, MAX_TRACKS, Tracker
 
 ANALYSIS_MARGIN = 0.08   # share of the larger frame side the model looks beyond the areas
+GHOST_SHARE = 0.5        # a confirmed track whose outline is more often the model's than the frame's is a ghost
+STILL_SPEED = 0.3        # box sizes per second: slower confirmed targets are standing still
+PROTECT_MARGIN = 3       # px around a confirmed target's box where the model keeps its foreground
 SCENE_CHANGE = 1   # flags returned by BackgroundModel.apply (vca.background contract)
 SETTLING = 2
 
@@ -101,6 +105,10 @@ class ChannelAnalyzer:
             model = BackgroundModel(self.height, self.width)
         self._model = model
         self._model_stage_ns = getattr(model, "stage_ns", None)
+        # Only a model that learns a mean and accepts protection gets the feedback.
+        self._protect = getattr(model, "protect", None)
+        self._mean = getattr(model, "mean", None)
+        self._evidence = ContourEvidence(max_tracks)
         self.n_areas = 0
         self._regions_key: tuple | None = None
         self.params: HeatMapParams | None = None
@@ -179,6 +187,10 @@ class ChannelAnalyzer:
         t2 = time.perf_counter_ns()
         tracker = self._tracker
         self.active = tracker.update(self._blobs.stats, n, self.now)
+        if self._protect is not None and self._mean is not None:
+            self._evidence.update(tracker.tr, luma, self._mean, self.foreground, dt)
+            tracker.protect(self._evidence.share, GHOST_SHARE, STILL_SPEED, self.width, PROTECT_MARGIN,
+                            self._protect)
         t3 = time.perf_counter_ns()
         self._grid.accumulate(tracker.tr, tracker.trf, self.labels, self.now, tracker.grace)
         t4 = time.perf_counter_ns()

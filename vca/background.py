@@ -298,7 +298,7 @@ def _low_bit(b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin):
+def _ghost(luma, raw, old, protect, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin):
     """Let revealed background seep in from the rim of old foreground.
 
     A ghost (background uncovered after a person who was there when
@@ -310,7 +310,8 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
     so a ghost dissolves from its rim inward in a second or two.
 
     luma: uint8 (H, W) any strides; raw, old: uint64 (H, NW) packed this
-    frame's foreground and the old-foreground bits; mean, noise: int16
+    frame's foreground and the old-foreground bits; protect: uint64 (H, NW)
+    packed pixels that never seep (under a known target); mean, noise: int16
     (H, W), 1/SCALE grey; a_g: rate, float; lo, hi: uint8 (H, W) refreshed where a mean moves;
     row_offset: int32 (H,); rows: uint8 (H,) flags from `_pass`. Only rows
     flagged OLD_ROW are visited.
@@ -329,7 +330,7 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
             continue
         for kw in range(nw):
             b = raw[i, kw]
-            c = b & old[i, kw]
+            c = b & old[i, kw] & ~protect[i, kw]
             if c == 0:
                 continue
             # rim: a 4-neighbour is background; outside the frame counts as
@@ -372,7 +373,7 @@ def _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k
 
 @njit(cache=True, nogil=True)
 def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-           orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
+           orow, crow, raw, old, cont, protect, rows, clean_bits, hist, counts, rstep,
            cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, a_g,
            k8, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
@@ -380,7 +381,7 @@ def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
     _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
           orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
           cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
-    _ghost(luma, raw, old, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
+    _ghost(luma, raw, old, protect, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
     return _sample_result(hist, counts)
 
 
@@ -543,6 +544,9 @@ class BackgroundModel:
         self._raw = np.zeros((height, nw), np.uint64)
         self._old = np.zeros((height, nw), np.uint64)
         self._cont = np.zeros((height, nw), np.uint64)
+        # Pixels the caller vouches are a target (a tracked person standing
+        # still): revealed-background seepage never starts there.
+        self.protect = np.zeros((height, nw), np.uint64)
         self._rows = np.zeros(height, np.uint8)
         self._clean_rows = np.zeros(height, np.uint8)
         self._clean_rows_prev = np.zeros(height, np.uint8)
@@ -660,7 +664,7 @@ class BackgroundModel:
         n_area, n_changed, med, n_bg = _model(
             luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
             self.row_offset, self._row_time, self._row, self._orow,
-            self._crow, self._raw, self._old, self._cont,
+            self._crow, self._raw, self._old, self._cont, self.protect,
             self._rows, self._clean_prev, self._hist, self._counts, self._rstep, self._cstep,
             self._row_lo, self._row_hi,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,

@@ -434,6 +434,44 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
     return active
 
 
+@njit(cache=True, nogil=True)
+def _protect_targets(tr, trf, ghost_share, max_share, max_speed, width, margin, bits):
+    """Mark the boxes of live confirmed tracks standing still (speed at most
+    max_speed box sizes per second) with ghost_share <= max_share, grown by
+    `margin` pixels, as packed bits. Moving targets need no protection (their
+    pixels are young) and one walking off must not shield its own ghost.
+
+    tr, trf: int64 (T, N_INT), float64 (T, N_FLOAT) track state; ghost_share: float64 (T,) (vca.contour);
+    bits: uint64 (H, NW) out, bit x & 63 of word x >> 6 is pixel x
+    (vca.morphology layout), rewritten whole. Returns the number of tracks marked.
+    """
+    h, nw = bits.shape
+    for i in range(h):
+        for k in range(nw):
+            bits[i, k] = 0
+    marked = 0
+    for t in range(tr.shape[0]):
+        if tr[t, T_LIVE] == 0 or tr[t, T_CONFIRMED] == 0 or ghost_share[t] > max_share:
+            continue
+        size = max(tr[t, T_X1] - tr[t, T_X0] + 1, tr[t, T_Y1] - tr[t, T_Y0] + 1)
+        if math.sqrt(trf[t, T_VX] ** 2 + trf[t, T_VY] ** 2) > max_speed * size:
+            continue
+        x0 = max(tr[t, T_X0] - margin, 0)
+        x1 = min(tr[t, T_X1] + margin, width - 1)
+        y0 = max(tr[t, T_Y0] - margin, 0)
+        y1 = min(tr[t, T_Y1] + margin, h - 1)
+        if x0 > x1 or y0 > y1:
+            continue
+        marked += 1
+        for k in range(x0 >> 6, (x1 >> 6) + 1):
+            lo = max(x0 - k * 64, 0)
+            hi = min(x1 - k * 64, 63)
+            word = ((~np.uint64(0)) >> np.uint64(63 - (hi - lo))) << np.uint64(lo)
+            for y in range(y0, y1 + 1):
+                bits[y, k] |= word
+    return marked
+
+
 class Tracker:
     """Preallocated track table: `update(stats, n, now)` once per analysed frame."""
 
@@ -463,6 +501,14 @@ class Tracker:
         self.active = _update_tracks(stats, n, float(now), self.grace, self.tr, self.trf,
                                      self._score, self.owner, self._primary, self._next_id)
         return self.active
+
+    def protect(self, ghost_share: np.ndarray, max_share: float, max_speed: float, width: int,
+                margin: int, bits: np.ndarray) -> int:
+        """Write the boxes of live confirmed tracks standing still (at most max_speed box
+        sizes per second) whose ghost share is at most max_share, grown by margin px,
+        into packed bits (H, NW)."""
+        return _protect_targets(self.tr, self.trf, ghost_share, float(max_share), float(max_speed),
+                                int(width), int(margin), bits)
 
     def reset(self) -> None:
         """Forget every track (ids keep increasing)."""

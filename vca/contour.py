@@ -1,0 +1,111 @@
+"""Contour evidence: is a target's outline in the current frame (a person) or only in the model (a ghost)?
+
+A person standing still differs from the floor around it in the CURRENT
+frame, while the learned background is smooth across the outline. A ghost
+(background uncovered after someone left, or a scene re-learned with
+someone in it) is the opposite: the current frame is smooth across the
+outline, which only the learned background still shows. So across each
+outline crossing of a track's box (sampled every ROW_STEP rows, horizontal
+crossings only), with p INSET pixels inside the foreground and q INSET
+pixels outside (both must be so in the cleaned mask, else the crossing is
+skipped: a hole in a person where the shirt matches the wall behind is no
+evidence):
+
+    frame edge  e_f = |luma[p] - luma[q]|
+    model edge  e_m = |mean[p] - mean[q]|   (learned background, same offset)
+    ghost vote  when e_m > RATIO * e_f and e_m >= MIN_EDGE
+    person vote when e_f > RATIO * e_m and e_f >= MIN_EDGE
+    (neither: an ambiguous crossing, e.g. sensor noise on a plain floor)
+
+The share of ghost votes among the votes, smoothed with time constant TAU seconds per
+track, is a track's ghost share: ~0 for a person, ~1 for a ghost. The
+analyzer lets the background model absorb a ghost's pixels and protects a
+person's (vca.tracks._protect_targets), so a person standing for a minute
+is not dissolved from the rim and a ghost is not kept alive by its track.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from vca.tracks import T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
+
+ROW_STEP = 3         # sample every 3rd row of a box (a person: ~30 rows, ~60 crossings)
+INSET = 2            # px each side of the cleaned outline (clean-up moves it by ~1 px)
+TAU = 1.0            # s, smoothing of the ghost share
+MIN_SAMPLES = 6      # fewer votes on a frame say nothing
+MIN_EDGE = 8         # grey levels: a weaker difference is no edge (noise is ~2-3 on real cameras)
+RATIO = 2            # one edge must be this many times the other to vote
+SCALE = 32           # BackgroundModel.mean is in 1/32 grey level
+
+
+@njit(cache=True, nogil=True)
+def _rim_votes(luma, mean, fg, x0, y0, x1, y1, out):
+    """Ghost votes along the outline inside box (x0, y0, x1, y1), inclusive.
+
+    luma: uint8 (H, W) any strides; mean: int16 (H, W) learned background in
+    1/SCALE grey; fg: uint8 (H, W) 0/1 cleaned foreground. out: int64 (2,)
+    receives [ghost votes, all votes].
+    """
+    h, w = fg.shape
+    ghost = 0
+    total = 0
+    xa = max(x0 - 1, INSET)
+    xb = min(x1, w - 2 - INSET)
+    for y in range(max(y0, 0), min(y1, h - 1) + 1, ROW_STEP):
+        for x in range(xa, xb + 1):
+            a = fg[y, x]
+            if a == fg[y, x + 1]:
+                continue
+            if a != 0:           # right edge of foreground between x and x + 1
+                p = x - INSET
+                q = x + 1 + INSET
+            else:                # left edge
+                p = x + 1 + INSET
+                q = x - INSET
+            if fg[y, p] == 0 or fg[y, q] != 0:
+                continue         # a sliver or a hole narrower than the inset says nothing
+            e_f = abs(np.int32(luma[y, p]) - np.int32(luma[y, q])) * SCALE
+            e_m = abs(np.int32(mean[y, p]) - np.int32(mean[y, q]))
+            g = (e_m > RATIO * e_f) & (e_m >= MIN_EDGE * SCALE)
+            f = (e_f > RATIO * e_m) & (e_f >= MIN_EDGE * SCALE)
+            ghost += g
+            total += g | f
+    out[0] = ghost
+    out[1] = total
+
+
+@njit(cache=True, nogil=True)
+def _update_ghost_share(tr, luma, mean, fg, a, share, votes):
+    """Smooth each matched confirmed track's ghost share toward this frame's votes.
+
+    tr: int64 (T, N_INT) vca.tracks state; a: smoothing rate 0..1 for this
+    frame; share: float64 (T,) in/out (a new track starts at 0, a person);
+    votes: int64 (2,) scratch. Returns the number of tracks updated.
+    """
+    n = 0
+    for t in range(tr.shape[0]):
+        if tr[t, T_NEW] != 0:
+            share[t] = 0.0
+        if tr[t, T_LIVE] == 0 or tr[t, T_CONFIRMED] == 0 or tr[t, T_MATCHED] == 0:
+            continue
+        _rim_votes(luma, mean, fg, tr[t, T_X0], tr[t, T_Y0], tr[t, T_X1], tr[t, T_Y1], votes)
+        if votes[1] >= MIN_SAMPLES:
+            share[t] += a * (votes[0] / votes[1] - share[t])
+            n += 1
+    return n
+
+
+class ContourEvidence:
+    """Per-track ghost share for a tracker of `max_tracks` slots (preallocated)."""
+
+    def __init__(self, max_tracks: int):
+        self.share = np.zeros(max_tracks, np.float64)
+        self._votes = np.zeros(2, np.int64)
+
+    def update(self, tr: np.ndarray, luma: np.ndarray, mean: np.ndarray, fg: np.ndarray, dt: float) -> int:
+        """Fold this frame's outline votes in (dt: seconds since the last analysed frame)."""
+        a = 1.0 - math.exp(-max(dt, 0.0) / TAU)
+        return _update_ghost_share(tr, luma, mean, fg, a, self.share, self._votes)
