@@ -255,3 +255,48 @@ def test_bad_input_errors_name_the_fix():
     with pytest.raises(ValueError, match="3 to 10 points"):
         an.configure([[(0, 0), (1, 1)]], HeatMapParams())
     assert an.n_areas == 1                      # a rejected configuration changes nothing
+
+
+def twin_rim_votes(luma, mean, fg, x0, y0, x1, y1):
+    """Pure Python twin of vca.contour._rim_votes: [ghost votes, all votes]."""
+    from vca import contour as C
+    h, w = fg.shape
+    ghost = total = 0
+    for y in range(max(y0, 0), min(y1, h - 1) + 1, C.ROW_STEP):
+        for x in range(max(x0 - 1, C.INSET), min(x1, w - 2 - C.INSET) + 1):
+            if fg[y, x] == fg[y, x + 1]:
+                continue
+            p, q = (x - C.INSET, x + 1 + C.INSET) if fg[y, x] else (x + 1 + C.INSET, x - C.INSET)
+            if not fg[y, p] or fg[y, q]:
+                continue
+            e_f = abs(int(luma[y, p]) - int(luma[y, q])) * C.SCALE
+            e_m = abs(int(mean[y, p]) - int(mean[y, q]))
+            g = e_m > C.RATIO * e_f and e_m >= C.MIN_EDGE * C.SCALE
+            f = e_f > C.RATIO * e_m and e_f >= C.MIN_EDGE * C.SCALE
+            ghost += g
+            total += g or f
+    return [ghost, total]
+
+
+@pytest.mark.parametrize("kind", ["person", "ghost", "noise"])
+def test_outline_votes_tell_a_person_from_a_ghost_and_match_their_twin(kind):
+    from vca.contour import _rim_votes
+    rng = np.random.default_rng(3)
+    h, w = 60, 80
+    floor = (100 + rng.integers(-2, 3, (h, w))).astype(np.int32)
+    luma, mean = floor.copy(), floor * 32
+    fg = np.zeros((h, w), np.uint8)
+    fg[10:50, 30:50] = 1
+    if kind == "person":      # the frame shows the person, the model the floor
+        luma[10:50, 30:50] = 60
+    elif kind == "ghost":     # the frame shows the floor, the model the person who left
+        mean[10:50, 30:50] = 60 * 32
+    luma = luma.astype(np.uint8)
+    mean = mean.astype(np.int16)
+    out = np.zeros(2, np.int64)
+    _rim_votes(luma, mean, fg, 30, 10, 49, 49, out)
+    assert out.tolist() == twin_rim_votes(luma, mean, fg, 30, 10, 49, 49)
+    if kind == "noise":       # neither edge: no votes at all
+        assert out[1] == 0
+    else:
+        assert out[1] >= 20 and out[0] == (out[1] if kind == "ghost" else 0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vca.blobs import BlobFinder
 from vca.tracks import T_FX, T_FY, T_ID, T_LIVE, Tracker
@@ -141,3 +142,62 @@ def test_newcomer_in_two_pieces_is_one_track():
     for f in range(10):
         s.frame(f * DT, (40, 20, 12, 16), (42, 38, 8, 10))   # 2-row gap < 16 / 4
     assert s.tracker.live_ids() == [1]
+
+
+def test_walker_leaving_at_an_edge_is_not_the_newcomer_entering_there():
+    s = Scene(height=H, width=W)
+    for f in range(40):                           # walks out of the right edge at 75 px/s
+        x = 100 + 3 * f
+        s.frame(f * DT, (x, 20, min(12, W - x), 30) if x < W else (0, 0, 0, 0))
+    first = s.tracker.confirmed_ids()
+    for f in range(40, 80):                       # 0.2 s later someone walks in there
+        x = W - 3 * (f - 40)
+        s.frame(f * DT, (max(x, 0), 24, min(12, W - x), 30))
+    assert first == [] or s.tracker.confirmed_ids() != first
+    assert s.tracker.confirmed_ids() and s.tracker.confirmed_ids()[0] > 1
+
+
+def test_walker_handing_over_at_the_edge_to_a_newcomer_in_one_blob_is_two_targets():
+    s = Scene(height=H, width=W)
+    ids = set()
+    for f in range(90):
+        boxes = []
+        xo = 90 + 3 * f                           # walking out to the right...
+        if xo < W:
+            boxes.append((xo, 20, min(12, W - xo), 30))
+        if f >= 20:                               # ...while someone comes in there, overlapping
+            xi = W - 3 * (f - 20)
+            boxes.append((max(xi, 0), 30, min(12, W - max(xi, 0)), 30))
+        s.frame(f * DT, *boxes)
+        ids.update(s.tracker.confirmed_ids())
+    assert len(ids) == 2
+
+
+def twin_protect(tr, trf, share, max_share, max_speed, w, margin, shape):
+    """Pure NumPy twin of _protect_targets: a 0/1 image of the marked pixels."""
+    from vca.tracks import T_CONFIRMED, T_VX, T_VY, T_X0, T_X1, T_Y0, T_Y1
+    img = np.zeros(shape, np.uint8)
+    for t in range(tr.shape[0]):
+        if not tr[t, T_LIVE] or not tr[t, T_CONFIRMED] or share[t] > max_share:
+            continue
+        size = max(tr[t, T_X1] - tr[t, T_X0] + 1, tr[t, T_Y1] - tr[t, T_Y0] + 1)
+        if np.hypot(trf[t, T_VX], trf[t, T_VY]) > max_speed * size:
+            continue
+        img[max(tr[t, T_Y0] - margin, 0):tr[t, T_Y1] + margin + 1,
+            max(tr[t, T_X0] - margin, 0):min(tr[t, T_X1] + margin, w - 1) + 1] = 1
+    return img
+
+
+def test_protected_pixels_are_still_confirmed_targets_whose_outline_is_theirs():
+    s = Scene(height=H, width=W)
+    for f in range(60):                           # one walks up to x=70 and stands, one keeps walking
+        s.frame(f * DT, (10 + min(f, 60 // 2) * 2, 20, 12, 30), (150 - 2 * f, 70, 10, 30))
+    tr, trf = s.tracker.tr, s.tracker.trf
+    bits = np.zeros((H, 3), np.uint64)
+    for share in (np.zeros(tr.shape[0]), np.where(tr[:, T_ID] == 1, 0.9, 0.0)):
+        n = s.tracker.protect(share, 0.5, 0.3, W, 3, bits)
+        got = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :W]
+        want = twin_protect(tr, trf, share, 0.5, 0.3, W, 3, (H, W))
+        assert np.array_equal(got, want)
+        # the stander is marked unless its outline is the model's (a ghost); the walker never
+        assert n == (1 if share.max() == 0 else 0)

@@ -113,13 +113,14 @@ def replay(masks, flags, ts, region, show_tracks=False):
     return g
 
 
-def score_samples(names, show_tracks):
-    print(f"{'clip':12} {'visits':>13} {'dwell s':>17}  err%")
+def score_samples(names, show_tracks, substream=False):
+    print(f"{'clip':12} {'visits':>13} {'dwell s':>17}  err%" + ("   (320x180 5 fps sub-stream)" if substream else ""))
     for name in names:
         truth = load_truth(SAMPLES / f"{name}.truth.json")
         region = [tuple(p) for p in truth["region"]]
         tv, td = area_truth(truth, region)
-        masks, flags, ts = recorded(name, SAMPLES / f"{name}.mp4", region)
+        path = SAMPLES / "substream" / f"{name}.mp4" if substream else SAMPLES / f"{name}.mp4"
+        masks, flags, ts = recorded(name + ("-sub" if substream else ""), path, region)
         g = replay(masks, flags, ts, region, show_tracks)
         print(f"{name:12} {tv:>5} {int(g.area_visits[0]):>6}   {td:8.2f} {g.area_dwell[0]:8.2f}  "
               f"{100 * (g.area_dwell[0] - td) / td:+.1f}")
@@ -143,8 +144,11 @@ def main():
     ap.add_argument("--samples", nargs="*", default=["corridor", "shop_floor", "entrance", "lights"])
     ap.add_argument("--no-sequences", action="store_true")
     ap.add_argument("--tracks", action="store_true", help="print each confirmed track's frame span")
+    ap.add_argument("--substream", action="store_true", help="also the 320x180 5 fps sub-stream clips")
     args = ap.parse_args()
     score_samples(args.samples, args.tracks)
+    if args.substream:
+        score_samples(args.samples, args.tracks, substream=True)
     if not args.no_sequences and SEQUENCES.is_dir():
         score_sequences(args.tracks)
 

@@ -93,7 +93,7 @@ class ChannelAnalyzer:
         self._grid = GridAccumulator(self.height, self.width, grid_columns, grid_rows, max_tracks)
         self.grid_rows, self.grid_columns = self._grid.rows, self._grid.columns
         self._blobs = BlobFinder(self.height, self.width, MAX_BLOBS)
-        self._tracker = Tracker(max_tracks, MAX_BLOBS, grace_seconds)
+        self._tracker = Tracker(max_tracks, MAX_BLOBS, grace_seconds, self.height, self.width)
         self.labels = np.zeros((self.height, self.width), np.uint8)
         self.any_area = np.zeros((self.height, self.width), np.uint8)
         self.analysis_mask = np.zeros((self.height, self.width), np.uint8)

@@ -11,7 +11,10 @@ box is the last box moved by velocity * seconds since it was last seen.
 Per frame, in this order:
 1. Expire: a live track not seen for more than `grace` seconds (default 1.0)
    is freed; an unconfirmed one after TENTATIVE_GRACE. A target that stops
-   or is briefly lost keeps its id while within the grace time.
+   or is briefly lost keeps its id while within the grace time. A track
+   whose predicted box centre is outside the frame has walked out and is
+   freed at once, so a newcomer entering at the same edge within the grace
+   time is a new target, not the one that left.
 2. Match, confirmed tracks first, then unconfirmed ones, so a piece of a
    known person is never claimed by a newcomer:
    a. overlap: greedy one-to-one by intersection-over-union of the predicted
@@ -82,6 +85,8 @@ MAX_SPEED = 3.0           # box sizes per second: a faster measured velocity is 
 HOLD_SHARE = 0.3
 MERGE_SECONDS = 1.0
 SAME_VELOCITY = 0.3       # box sizes per second
+EDGE_TURN = 0.3          # box sizes per second out of, then into, a frame edge: a handover
+EDGE_MEMORY = 0.5         # s, how long the speed out of an edge is remembered after leaving it
 
 # int64 columns
 (T_ID, T_LIVE, T_X0, T_Y0, T_X1, T_Y1, T_FX, T_FY, T_HITS, T_CONFIRMED, T_MATCHED, T_NEW,
@@ -89,8 +94,10 @@ SAME_VELOCITY = 0.3       # box sizes per second
 N_INT = 18
 # float64 columns: birth time, last seen, seconds to credit on this frame (0 = none),
 # velocity, predicted box, since when held / paired with the same partner (-1: not)
-T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED = range(11)
-N_FLOAT = 11
+# velocity, predicted box, since when held / paired with the same partner (-1: not),
+# velocity out of the last frame edge touched (fading after leaving it)
+T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED, T_OX, T_OY = range(13)
+N_FLOAT = 13
 
 
 @njit(cache=True, nogil=True)
@@ -181,6 +188,20 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, score, owner, primary
 
 
 @njit(cache=True, nogil=True)
+def _edge_normal(tr, i, height, width):
+    """Outward unit normal (ex, ey) of the frame edge track i's box touches, (0, 0) if none."""
+    if tr[i, T_X1] >= width - 2:
+        return 1, 0
+    if tr[i, T_X0] <= 1:
+        return -1, 0
+    if tr[i, T_Y1] >= height - 2:
+        return 0, 1
+    if tr[i, T_Y0] <= 1:
+        return 0, -1
+    return 0, 0
+
+
+@njit(cache=True, nogil=True)
 def _drop(tr, trf, i):
     tr[i, T_LIVE] = 0
     tr[i, T_MATCHED] = 0
@@ -188,7 +209,7 @@ def _drop(tr, trf, i):
 
 
 @njit(cache=True, nogil=True)
-def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, next_id):
+def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, owner, primary, next_id):
     """Associate this frame's blobs with the tracks; returns confirmed live tracks.
 
     stats:   int64 (>= n_blobs, N_STATS) blob rows (vca.blobs columns).
@@ -197,6 +218,7 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
     owner:   int32 (>= n_blobs,) out: track slot owning each blob, -1 none.
     primary: int32 (T,) scratch: the blob each track matched in steps 2a-2b, -1 none.
     next_id: int64 (1,) the next track id, advanced in place.
+    height, width: the frame; a track predicted to have left it is ended.
     """
     n_tracks = tr.shape[0]
     # 1. Expire; predict.
@@ -216,6 +238,12 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
         trf[i, T_PX1] = tr[i, T_X1] + trf[i, T_VX] * lost
         trf[i, T_PY0] = tr[i, T_Y0] + trf[i, T_VY] * lost
         trf[i, T_PY1] = tr[i, T_Y1] + trf[i, T_VY] * lost
+        # Walked out of the picture: whoever comes in at that edge next is someone else.
+        cx = 0.5 * (trf[i, T_PX0] + trf[i, T_PX1])
+        cy = 0.5 * (trf[i, T_PY0] + trf[i, T_PY1])
+        if cx < 0.0 or cx > width - 1.0 or cy < 0.0 or cy > height - 1.0:
+            tr[i, T_LIVE] = 0
+            continue
     for b in range(n_blobs):
         owner[b] = -1
 
@@ -256,6 +284,28 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
             a = 1.0 - math.exp(-dt / VELOCITY_TAU)
             trf[i, T_VX] += a * (vx - trf[i, T_VX])
             trf[i, T_VY] += a * (vy - trf[i, T_VY])
+            # A track that walked out of a frame edge and now comes back in has
+            # handed over to a newcomer entering there: end it, the blob starts anew.
+            ex, ey = _edge_normal(tr, i, height, width)
+            if ex != 0 or ey != 0:
+                out = trf[i, T_VX] * ex + trf[i, T_VY] * ey
+                if out > trf[i, T_OX] * ex + trf[i, T_OY] * ey:
+                    trf[i, T_OX] = out * ex
+                    trf[i, T_OY] = out * ey
+            else:
+                fade = math.exp(-dt / EDGE_MEMORY)
+                trf[i, T_OX] *= fade
+                trf[i, T_OY] *= fade
+            o = math.sqrt(trf[i, T_OX] ** 2 + trf[i, T_OY] ** 2)
+            if tr[i, T_CONFIRMED] != 0 and o > EDGE_TURN * size:
+                back = (trf[i, T_VX] * trf[i, T_OX] + trf[i, T_VY] * trf[i, T_OY]) / o
+                if back < -EDGE_TURN * size:
+                    _drop(tr, trf, i)
+                    for b in range(n_blobs):
+                        if owner[b] == i:
+                            owner[b] = -1
+                    primary[i] = -1
+                    continue
         trf[i, T_HELD] = -1.0
 
     # 3. Confirmed tracks hidden in another confirmed track's blob.
@@ -409,6 +459,8 @@ def _update_tracks(stats, n_blobs, now, grace, tr, trf, score, owner, primary, n
         trf[i, T_VY] = 0.0
         trf[i, T_HELD] = -1.0
         trf[i, T_PAIRED] = -1.0
+        trf[i, T_OX] = 0.0
+        trf[i, T_OY] = 0.0
         # Pieces of one newcomer (torso, legs) found on the same frame are one track.
         m = int(FRAGMENT_MARGIN * max(stats[b, X1] - stats[b, X0] + 1, stats[b, Y1] - stats[b, Y0] + 1))
         for b2 in range(b + 1, n_blobs):
@@ -476,12 +528,14 @@ class Tracker:
     """Preallocated track table: `update(stats, n, now)` once per analysed frame."""
 
     def __init__(self, max_tracks: int = MAX_TRACKS, max_blobs: int = MAX_BLOBS,
-                 grace_seconds: float = GRACE_SECONDS):
+                 grace_seconds: float = GRACE_SECONDS, height: int = 1 << 20, width: int = 1 << 20):
+        """height, width: the analysed frame (a track predicted outside it ends; default: no edge)."""
         if max_tracks < 1 or max_blobs < 1:
             raise ValueError("max_tracks and max_blobs must be at least 1")
         if not grace_seconds > 0:
             raise ValueError(f"grace time {grace_seconds} s: give a positive number of seconds")
         self.grace = float(grace_seconds)
+        self.height, self.width = int(height), int(width)
         self.tr = np.zeros((max_tracks, N_INT), np.int64)
         self.trf = np.zeros((max_tracks, N_FLOAT), np.float64)
         # at least 2 columns: the update keeps two numbers per track there
@@ -498,7 +552,8 @@ class Tracker:
     def update(self, stats: np.ndarray, n_blobs: int, now: float) -> int:
         """Associate stats[:n_blobs] (vca.blobs rows) at analysed time `now`; returns confirmed live tracks."""
         n = min(int(n_blobs), self.owner.shape[0])
-        self.active = _update_tracks(stats, n, float(now), self.grace, self.tr, self.trf,
+        self.active = _update_tracks(stats, n, float(now), self.grace, self.height, self.width,
+                                     self.tr, self.trf,
                                      self._score, self.owner, self._primary, self._next_id)
         return self.active
 
