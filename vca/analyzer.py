@@ -33,6 +33,17 @@ seen whole, so its footprint is where its feet are rather than the middle
 of the sliver inside the area (which would count it as inside too early
 and too long). Counting still uses the exact areas (self.labels).
 
+STANDING TARGETS. After the tracks are updated, each confirmed track's
+outline is checked against the frame and the learned background
+(vca.contour): where the outline shows in the frame it is a person, where
+only in the model a ghost. Boxes of confirmed tracks standing still
+(<= STILL_SPEED box sizes/s) that are not ghosts (ghost share <=
+GHOST_SHARE), grown by PROTECT_MARGIN px, go to the model as `protect`
+bits: revealed-background seepage never starts there, so a person standing
+for a minute is not dissolved from the rim (shop_floor's 65 s stander is
+held on 100 % of its frames), while ghosts and walked-off spots still
+clear. Models without `protect` and `mean` (replays) get no feedback.
+
 analysed_seconds: sum of min(dt, 1 s) over analysed (not settling) frames:
 how much video the totals cover ("has data").
 
