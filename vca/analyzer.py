@@ -40,8 +40,8 @@ only in the model a ghost. Boxes of confirmed tracks standing still
 (<= STILL_SPEED box sizes/s) that are not ghosts (ghost share <=
 GHOST_SHARE), grown by PROTECT_MARGIN px, go to the model as `protect`
 bits: revealed-background seepage never starts there, so a person standing
-for a minute is not dissolved from the rim (shop_floor's 65 s stander is
-held on 100 % of its frames), while ghosts and walked-off spots still
+for a minute is not dissolved from the rim (shop_floor's 65 s stander keeps
+its track on >= 90 % of its frames, tested), while ghosts and walked-off spots still
 clear. Models without `protect` and `mean` (replays) get no feedback.
 
 analysed_seconds: sum of min(dt, 1 s) over analysed (not settling) frames:
