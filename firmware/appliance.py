@@ -2,7 +2,8 @@
 
 Boot:  state directory -> statistics store -> channels (capture inputs open,
        each one's source, codec, size and fps printed) -> frame budgets ->
-       console.
+       console. At --speed max recordings are stepped by a worker pool
+       (`firmware.scheduler`), everything else by a thread per channel.
 Run:   a status line per channel every status interval, until --duration of
        appliance time has passed, every channel has ended, or SIGINT/SIGTERM.
 Stop:  the reverse: console -> channels (each drains its running hour) ->
@@ -31,9 +32,10 @@ from firmware.budget import frame_budget_us
 from firmware.channel import Channel
 from firmware.config import Config, ConfigError, HeatMapConfig, save_config
 from firmware.geometry import polygon_problem
+from firmware.scheduler import WorkerPool
 from firmware.service import ChannelStatus, ServiceError
 from firmware.stats import MemoryStatistics, StatisticsSink
-from hal.capture import PyAVCapture
+from hal.capture import PyAVCapture, is_live
 from hal.input import CaptureInput
 
 log = logging.getLogger("firmware.appliance")
@@ -56,6 +58,7 @@ class Appliance:
         self.options = options
         self.out = out
         self.channels: dict[int, Channel] = {}
+        self.pool: WorkerPool | None = None  # full-speed recordings; the rest have a thread each
         self.stop_event = threading.Event()
         self.totals = MemoryStatistics()
         self.store: StatisticsSink | None = None
@@ -108,8 +111,16 @@ class Appliance:
                 ch, capture, sink, budget_us=frame_budget_us([25.0] * len(self.config.channels),
                                                              self.config.appliance.analytics_share),
                 checkpoint_interval=self.config.appliance.checkpoint_interval, stop_at=stop_at)
+        # Recordings at full speed never wait for a frame: a few workers
+        # round-robin over them (see firmware.scheduler). Live cameras and
+        # paced recordings block until their frame is due: a thread each.
+        pooled = [c for c in self.channels.values()
+                  if self.options.speed == "max" and not is_live(self.config.resolve_source(c.config.source))]
+        self.pool = WorkerPool(pooled)
+        self.pool.start()
         for c in self.channels.values():
-            c.start()
+            if c not in pooled:
+                c.start()
         deadline = time.monotonic() + BOOT_WAIT
         while time.monotonic() < deadline and any(c.capture.info is None and c.capture.state != "video_loss"
                                                   for c in self.channels.values()):
@@ -211,6 +222,9 @@ class Appliance:
             c.stop()
         for c in self.channels.values():
             c.join(timeout=10.0)
+        if self.pool is not None:
+            self.pool.join(timeout=10.0)
+        for c in self.channels.values():
             c.capture.close()
         if self.store is not None:
             self.store.close()

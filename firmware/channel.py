@@ -1,9 +1,14 @@
 """One channel of the appliance: capture -> heat-map analysis -> hourly statistics.
 
-A channel runs in its own thread. PyAV releases the GIL while decoding and the
-VCA kernels are `nogil`, so channels spread over the cores. Each frame:
+One frame's work is `Channel.step()`. Who calls it is the driver's choice:
+`start()` gives the channel its own thread (live cameras, real-time pacing:
+the thread blocks in the capture until the frame is due), while
+`firmware.scheduler.WorkerPool` steps many full-speed channels from a few
+workers (`step(block=False)`, `finish()`). Either way one thread at a time
+touches a channel's state. Each frame:
 
-1. take the next frame from the capture input (None: the appliance stops);
+1. take the next frame from the capture input (None: the appliance stops,
+   or, non-blocking, the source is lost and not due for a retry);
 2. pick up a configuration change (areas, parameters, enable) from the next frame;
 3. when the frame's appliance hour differs from the running hour, drain the
    analyser into the hour that closed (so statistics never straddle hours);
@@ -32,6 +37,11 @@ from vca.analyzer import ChannelAnalyzer
 
 log = logging.getLogger("firmware.channel")
 
+# What one step did.
+FRAME = "frame"   # took a frame (analysed or not)
+IDLE = "idle"     # no frame: VIDEO LOSS, the next reopen not yet due (non-blocking only)
+ENDED = "ended"   # stopped or past the end of the run: call finish() once
+
 PREVIEW_INTERVAL = 0.5     # wall seconds between preview copies for the console
 BACKGROUND_INTERVAL = 600  # appliance seconds between background snapshots
 
@@ -46,7 +56,7 @@ class ChannelCounters:
 
 
 class Channel:
-    """The worker thread of one capture channel."""
+    """One capture channel: its analysis state, and optionally its own thread."""
 
     def __init__(self, config: ChannelConfig, capture: CaptureInput, sink: StatisticsSink, *,
                  budget_us: float, checkpoint_interval: float, stop_at: float | None):
@@ -60,28 +70,40 @@ class Channel:
         self._pending: ChannelConfig | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._done = threading.Event()
+        self._started = False
         self._analyzer: ChannelAnalyzer | None = None
         self._layout: Layout | None = None
         self._hour: int | None = None
         self._preview: np.ndarray | None = None
         self._preview_at = 0.0
         self._background_at = -BACKGROUND_INTERVAL
-        self._thread = threading.Thread(target=self._run, name=f"channel-{config.id}", daemon=True)
+        self._last_checkpoint = time.monotonic()
+        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
+        """Run the channel in its own thread."""
+        self.begin()
+        self._thread = threading.Thread(target=self._run, name=f"channel-{self.config.id}", daemon=True)
         self._thread.start()
+
+    def begin(self) -> None:
+        """Mark the channel running (a pool's workers step it from now on)."""
+        self._started = True
+        self._last_checkpoint = time.monotonic()
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._started:
+            self._done.wait(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._started and not self._done.is_set()
 
     def reconfigure(self, config: ChannelConfig) -> None:
         """Apply new settings from the channel's next frame (called from any thread)."""
@@ -98,57 +120,75 @@ class Channel:
             return "disabled"
         return self.capture.state
 
-    # ------------------------------------------------------------------ the loop
+    # ------------------------------------------------------------------ the work
 
     def _run(self) -> None:
         try:
-            self._loop()
+            while self.step() != ENDED:
+                pass
         except Exception:
             log.exception("channel %d: internal error; channel stopped", self.config.id)
         finally:
-            try:
-                self._close_hour()
-            except Exception:
-                log.exception("channel %d: could not flush statistics", self.config.id)
-            self.counters.done = True
+            self.finish()
 
-    def _loop(self) -> None:
-        last_checkpoint = time.monotonic()
-        while not self._stop.is_set():
+    def finish(self) -> None:
+        """Drain the running hour into the store and mark the channel done (once, after ENDED)."""
+        try:
+            self._close_hour()
+        except Exception:
+            log.exception("channel %d: could not flush statistics", self.config.id)
+        self.counters.done = True
+        self._done.set()
+
+    def step(self, block: bool = True) -> str:
+        """One frame's work: FRAME, IDLE (non-blocking, source lost) or ENDED.
+
+        block=True waits through VIDEO LOSS (and, paced, until the frame is
+        due); block=False returns IDLE at once while the source is lost.
+        """
+        if block:
             frame = self.capture.read(self._stop)
             if frame is None:
-                return
-            if self.stop_at is not None and frame.wall >= self.stop_at:
-                return
-            self.counters.frames += 1
-            self.counters.wall = frame.wall
-            self._take_pending_config()
-            if self._analyzer is None or self._analyzer_size_changed(frame):
-                self._new_analyzer(self.capture.info)
-            hour = hour_start(frame.wall)
-            if hour != self._hour:
-                self._close_hour()
-                self._hour = hour
-            armed = self._armed(frame.wall)
-            if not armed and self.config.heat_map.schedule:
-                self._fast_forward(frame.wall)
-            elif armed and self.budget.should_analyse():
-                # CPU time of this thread, not wall time: with many channels a
-                # thread can be preempted mid-step, and waiting for a core is
-                # not analysis cost (the budget is a share of the CPU).
-                t0 = time.thread_time_ns()
-                self._analyzer.step(frame.luma, frame.pts)
-                self.budget.record((time.thread_time_ns() - t0) / 1000.0)
-                self.counters.analysed += 1
-                if frame.wall - self._background_at >= BACKGROUND_INTERVAL and not self._analyzer.settling:
-                    self.sink.save_background(self.config.id, frame.wall, self._analyzer.background)
-                    self._background_at = frame.wall
-            self._update_preview(frame)
-            now = time.monotonic()
-            if now - last_checkpoint >= self.checkpoint_interval:
-                self._drain()
-                self.sink.checkpoint()
-                last_checkpoint = now
+                return ENDED
+        else:
+            if self._stop.is_set():
+                self.capture.close()
+                return ENDED
+            frame = self.capture.poll()
+            if frame is None:
+                return IDLE
+        if self.stop_at is not None and frame.wall >= self.stop_at:
+            return ENDED
+        self.counters.frames += 1
+        self.counters.wall = frame.wall
+        self._take_pending_config()
+        if self._analyzer is None or self._analyzer_size_changed(frame):
+            self._new_analyzer(self.capture.info)
+        hour = hour_start(frame.wall)
+        if hour != self._hour:
+            self._close_hour()
+            self._hour = hour
+        armed = self._armed(frame.wall)
+        if not armed and self.config.heat_map.schedule:
+            self._fast_forward(frame.wall)
+        elif armed and self.budget.should_analyse():
+            # CPU time of this thread, not wall time: with many channels a
+            # thread can be preempted mid-step, and waiting for a core is
+            # not analysis cost (the budget is a share of the CPU).
+            t0 = time.thread_time_ns()
+            self._analyzer.step(frame.luma, frame.pts)
+            self.budget.record((time.thread_time_ns() - t0) / 1000.0)
+            self.counters.analysed += 1
+            if frame.wall - self._background_at >= BACKGROUND_INTERVAL and not self._analyzer.settling:
+                self.sink.save_background(self.config.id, frame.wall, self._analyzer.background)
+                self._background_at = frame.wall
+        self._update_preview(frame)
+        now = time.monotonic()
+        if now - self._last_checkpoint >= self.checkpoint_interval:
+            self._drain()
+            self.sink.checkpoint()
+            self._last_checkpoint = now
+        return FRAME
 
     def _armed(self, wall: float) -> bool:
         hm = self.config.heat_map

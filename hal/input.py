@@ -50,7 +50,10 @@ class CaptureInput:
     Read by other threads (menu, reports): `state`, `frames`, `drops`,
     `reconnects` (video restored after a loss), `info` (last opened
     StreamInfo, None before the first open), `last_error` ("" until the first
-    loss, then the one-line reason of the latest failure).
+    loss, then the one-line reason of the latest failure), `retry_at`.
+
+    `read(stop)` blocks through VIDEO LOSS (a thread per channel);
+    `poll()` never waits for a reopen (a worker serving many channels).
 
     Delivered frames keep one channel clock across reconnects: `pts` and
     `wall` continue from the last frame (plus the time spent in VIDEO LOSS
@@ -78,6 +81,7 @@ class CaptureInput:
         self._last_pts: float | None = None
         self._last_mono = 0.0            # monotonic time of the last delivered frame
         self._interval = 1 / 25
+        self.retry_at = 0.0              # monotonic time of the next reopen attempt
 
     @property
     def drops(self) -> int:
@@ -91,18 +95,36 @@ class CaptureInput:
         `Frame.luma` is valid until the next `read()`.
         """
         while not stop.is_set():
-            if self._cap is None and not self._connect():
-                self._backoff(stop)
-                continue
-            try:
-                frame = self._cap.read()
-            except CaptureError as exc:
-                self._lose(exc)
-                self._backoff(stop)
-                continue
-            return self._deliver(frame)
+            frame = self.poll()
+            if frame is not None:
+                return frame
+            stop.wait(max(0.0, self.retry_at - time.monotonic()))
         self.close()
         return None
+
+    def poll(self) -> Frame | None:
+        """The next frame without waiting through VIDEO LOSS: None means "retry later".
+
+        For a worker that serves several channels: while the source is lost
+        and the next reopen attempt is not due before `retry_at` (monotonic
+        seconds), it returns at once, so one lost camera never holds the
+        others. Opening and reading themselves still take as long as the
+        source takes (a file: milliseconds). `Frame.luma` is valid until the
+        next `poll()` or `read()`.
+        """
+        if self._cap is None:
+            if time.monotonic() < self.retry_at:
+                return None
+            if not self._connect():
+                self._schedule_retry()
+                return None
+        try:
+            frame = self._cap.read()
+        except CaptureError as exc:
+            self._lose(exc)
+            self._schedule_retry()
+            return None
+        return self._deliver(frame)
 
     def skip(self, seconds: float) -> float:
         """Fast-forward the open capture by up to `seconds` (see `PyAVCapture.skip`)."""
@@ -143,8 +165,8 @@ class CaptureInput:
             self._closed_drops += cap.drops
             cap.close()
 
-    def _backoff(self, stop: threading.Event) -> None:
-        stop.wait(self._delay)
+    def _schedule_retry(self) -> None:
+        self.retry_at = time.monotonic() + self._delay
         self._delay = min(self._delay * 2, self._backoff_max)
 
     def _deliver(self, frame: Frame) -> Frame:

@@ -200,3 +200,60 @@ def test_kill_9_loses_at_most_one_checkpoint_and_the_next_boot_continues(tmp_pat
         second = sum(r.analysed_seconds for r in store.rows(1, 0, 2**40, "hour"))
     assert second >= first + 1.5  # the store grew on, nothing was reset
     assert load_config(cfg).channel(1).heat_map.enabled
+
+
+def run_channels_once(walker_clip, pooled: bool, sources: list[str], workers: int = 1):
+    """Channels over `sources` until 60 s of channel time: (channels, sink, wall seconds)."""
+    from firmware.channel import Channel
+    from firmware.config import ChannelConfig, HeatMapConfig
+    from firmware.scheduler import WorkerPool
+    from firmware.stats import MemoryStatistics
+    from hal.capture import PyAVCapture
+    from hal.input import CaptureInput
+
+    sink = MemoryStatistics()
+    hm = HeatMapConfig(enabled=True, regions=(((0.0, 0.2), (1.0, 0.2), (1.0, 1.0), (0.0, 1.0)),))
+    chans = []
+    for cid, src in enumerate(sources, 1):
+        cap = CaptureInput(cid, lambda src=src: PyAVCapture(src, loop=True, pacing="max", decoder_threads=1),
+                           backoff_initial=5.0, backoff_max=5.0)
+        chans.append(Channel(ChannelConfig(id=cid, name=f"c{cid}", source=src, loop=True, heat_map=hm), cap, sink,
+                             budget_us=float("inf"), checkpoint_interval=3600.0, stop_at=60.0))
+    t0 = time.monotonic()
+    if pooled:
+        pool = WorkerPool(chans, workers=workers)
+        pool.start()
+    else:
+        for c in chans:
+            c.start()
+    for c in chans:
+        if Path(c.config.source).exists():  # a lost channel never reaches its end
+            c.join(30)
+    wall = time.monotonic() - t0
+    for c in chans:
+        c.stop()
+        c.join(5)
+    if pooled:
+        pool.join(5)
+        assert not pool.alive
+    return chans, sink, wall
+
+
+def test_a_worker_pool_counts_exactly_what_a_thread_per_channel_counts(walker_clip):
+    sources = [str(walker_clip)] * 3
+    threaded, t_sink, _ = run_channels_once(walker_clip, False, sources)
+    pooled, p_sink, _ = run_channels_once(walker_clip, True, sources, workers=2)
+    for a, b in zip(threaded, pooled):
+        assert a.counters.frames == b.counters.frames == 1500 and b.counters.done
+        assert a.counters.analysed == b.counters.analysed == 1500
+    assert p_sink.totals == t_sink.totals and p_sink.totals[1]["visits"] >= 13
+
+
+def test_a_lost_camera_does_not_hold_the_worker_it_shares(walker_clip, tmp_path):
+    # One worker, a missing file first in the queue with a 5 s reopen backoff:
+    # the good channel still runs its minute of video at full speed.
+    chans, sink, wall = run_channels_once(walker_clip, True, [str(tmp_path / "gone.mp4"), str(walker_clip)])
+    lost, good = chans
+    assert good.counters.frames == 1500 and good.counters.done
+    assert wall < 5.0   # never slept through the lost channel's backoff
+    assert lost.counters.frames == 0 and lost.capture.state == "stopped"

@@ -155,3 +155,28 @@ def test_synthetic_camera_is_a_drop_in_capture():
     pts = [p for p, _ in frames]
     np.testing.assert_allclose(np.diff(pts), 1 / 25, atol=1e-9)
     assert frames[-1][1] == pytest.approx(50.0 + 24 / 25)
+
+
+def test_poll_never_waits_through_video_loss(tmp_path, square_clip):
+    # A worker serving many channels asks and moves on: a lost source says
+    # "retry later" at once, and the reopen happens only when it is due.
+    opened = []
+
+    def make():
+        opened.append(time.monotonic())
+        return PyAVCapture(str(tmp_path / "later.mp4"), pacing="max")
+
+    inp = CaptureInput(5, make, backoff_initial=0.3, backoff_max=0.3)
+    t0 = time.monotonic()
+    polls = 0
+    while time.monotonic() - t0 < 0.5:
+        assert inp.poll() is None
+        polls += 1
+    assert polls > 100 and inp.state == "video_loss"
+    assert len(opened) == 2 and opened[1] - opened[0] >= 0.3   # attempts at 0 and 0.3 s only
+    (tmp_path / "later.mp4").write_bytes(square_clip.read_bytes())   # the camera comes back
+    while time.monotonic() < inp.retry_at:
+        assert inp.poll() is None
+    f = inp.poll()
+    assert f is not None and f.luma.shape == (120, 160)
+    assert inp.state == "running" and inp.reconnects == 1

@@ -1,8 +1,10 @@
 """How many channels this appliance analyses in real time, measured with its own machinery.
 
-Every run uses the firmware's `Channel` threads over `CaptureInput` +
+Every run uses the firmware's own `Channel`s over `CaptureInput` +
 `PyAVCapture` (one decoding thread per channel; the channels are the
-parallelism), each channel replaying the same recording looped:
+parallelism), each channel replaying the same recording looped, driven as
+the appliance drives them: at full speed by the worker pool
+(`firmware.scheduler`, one worker per core), paced by a thread each:
 
 1. decode-only: N channels at full speed with the heat map disabled;
 2. full pipeline: the same N channels with the heat map enabled on an area
@@ -88,17 +90,20 @@ def probe_source(source: str, analysis_width: int | None):
 
 def run_channels(source: str, n: int, seconds: float, analysis_width: int | None, *, heat_map: bool,
                  speed: str, fps: float, analytics_share: float = 0.5, unmetered: bool = False,
-                 monitor: Callable[[float], None] | None = None) -> RunResult:
+                 monitor: Callable[[float], None] | None = None, workers: int | None = None) -> RunResult:
     """Run n channels of `source` through the firmware's Channel and count a window of `seconds`.
 
     unmetered: give every frame an unlimited budget, so the budget's
     frame-skip policy never thins the load (full-speed runs measure the
     whole pipeline on every frame). monitor(elapsed_seconds) is called about
-    once a second inside the window.
+    once a second inside the window. workers: at full speed, the pool's
+    worker count (None: the appliance's default, one per core; 0: a thread
+    per channel, the design before the pool, for comparison).
     """
     from firmware.budget import frame_budget_us
     from firmware.channel import Channel
     from firmware.config import ChannelConfig, HeatMapConfig
+    from firmware.scheduler import WorkerPool
     from firmware.stats import MemoryStatistics
     from hal.capture import PyAVCapture
     from hal.input import CaptureInput
@@ -118,9 +123,15 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         # Checkpoints would only add store work to the measurement: one per hour.
         channels.append(Channel(cfg, capture, sink, budget_us=float("inf") if unmetered else budget, checkpoint_interval=3600.0,
                                 stop_at=None))
+    pool = None
     try:
-        for c in channels:
-            c.start()
+        if speed == "max" and workers != 0:
+            # As the appliance runs recordings at full speed (firmware.scheduler).
+            pool = WorkerPool(channels, workers)
+            pool.start()
+        else:
+            for c in channels:
+                c.start()
         _wait_started(channels, heat_map)
         time.sleep(SETTLE)
         before = _snapshot(channels)
@@ -138,6 +149,8 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
             c.stop()  # the channel hands its stop event to CaptureInput.read, which closes the source
         for c in channels:
             c.join(timeout=10.0)
+        if pool is not None:
+            pool.join(timeout=10.0)
     wall = t1 - t0
     delta = after - before  # (channels, 5): frames, analysed, drops, overruns, skipped
     stats = [c.budget.stats() for c in channels]
