@@ -112,6 +112,25 @@ def test_realtime_with_a_slow_consumer_drops_about_half(square_clip):
     assert 0.35 <= cap.drops / 50 <= 0.65, (delivered, cap.drops)
 
 
+@pytest.mark.parametrize("ring, stall, lost", [(3, 2.5, (0, 0)), (1, 2.5, (1, 3)), (3, 6.5, (3, 5))])
+def test_realtime_ring_absorbs_a_stall_shorter_than_its_buffers(square_clip, ring, stall, lost):
+    # The consumer stops for `stall` frame intervals once, then keeps up: a
+    # ring of 3 buffers hands out the backlog oldest first and loses nothing
+    # for 2.5 intervals; one buffer (or a longer stall) loses the overflow.
+    pts = []
+    with PyAVCapture(str(square_clip), pacing="realtime", ring=ring) as cap:
+        try:
+            while True:
+                pts.append(cap.read().pts)
+                if len(pts) == 10:
+                    time.sleep(stall / 25)
+        except SourceEnded:
+            pass
+    assert lost[0] <= cap.drops <= lost[1], cap.drops
+    assert len(pts) + cap.drops == 50
+    assert np.all(np.diff(pts) > 0)   # oldest first: never out of order
+
+
 def test_max_pacing_never_waits_or_drops(square_clip):
     with PyAVCapture(str(square_clip), pacing="max") as cap:
         t0 = time.monotonic()
@@ -240,3 +259,5 @@ def test_bad_settings_name_the_fix():
         PyAVCapture("a.mp4", pacing="fast")
     with pytest.raises(ValueError, match="loop applies to recordings"):
         PyAVCapture("rtsp://cam/1", loop=True)
+    with pytest.raises(ValueError, match="ring must be >= 1"):
+        PyAVCapture("a.mp4", ring=0)
