@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from vca.blobs import BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator, default_rows
 from vca.mask import area_labels
-from vca.tracks import (N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY, T_MATCHED,
+from vca.tracks import (STILL_GRACE, N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY, T_MATCHED,
                         T_NEW, Tracker)
 
 DT = 0.04
@@ -110,19 +110,24 @@ def test_two_blobs_merging_and_parting_do_not_double_visits():
 
 def test_brief_occlusion_counts_once_and_long_loss_in_place_not_again():
     brief = Stages([RIGHT_HALF])
-    long = Stages([RIGHT_HALF])
+    lost = Stages([RIGHT_HALF])
+    gone = Stages([RIGHT_HALF])
     for f in range(200):
         t = f * DT
-        hidden_brief = 60 <= f < 72             # 0.48 s < grace
-        hidden_long = 60 <= f < 100             # 1.6 s > grace
-        brief.frame(t, *([] if hidden_brief else [walk_in_and_stand(f)]))
-        long.frame(t, *([] if hidden_long else [walk_in_and_stand(f)]))
+        brief.frame(t, *([] if 60 <= f < 72 else [walk_in_and_stand(f)]))    # 0.48 s < grace
+        lost.frame(t, *([] if 60 <= f < 100 else [walk_in_and_stand(f)]))    # 1.6 s < STILL_GRACE
+        gone.frame(t, *([] if 60 <= f < 185 else [walk_in_and_stand(f)]))    # 5 s > STILL_GRACE
     assert brief.grid.area_visits[0] == 1 and brief.grid.visits.sum() == 2
     assert brief.grid.area_dwell[0] == pytest.approx((200 - 29) * DT)   # the gap is credited on re-find
-    # found again in place after the grace time: a new track that has not moved, so neither
+    # a standing target whose blob fades (the model absorbing a still, low-contrast person)
+    # is kept standing for STILL_GRACE: one visit, dwell all along
+    assert STILL_GRACE > 1.6
+    assert lost.grid.area_visits[0] == 1 and lost.grid.visits.sum() == 2
+    assert lost.grid.area_dwell[0] == pytest.approx((200 - 29) * DT)
+    # found again in place after STILL_GRACE: a new track that has not moved, so neither
     # a new visit nor dwell until it walks (a ghost or a bag looks the same)
-    assert long.grid.area_visits[0] == 1 and long.grid.visits.sum() == 2
-    assert long.grid.area_dwell[0] == pytest.approx((60 - 29) * DT)
+    assert gone.grid.area_visits[0] == 1 and gone.grid.visits.sum() == 2
+    assert gone.grid.area_dwell[0] == pytest.approx((60 - 29) * DT + STILL_GRACE, abs=1.01 * DT)
 
 
 def test_same_track_returning_to_a_cell_after_grace_counts_again():

@@ -157,7 +157,6 @@ def test_walker_leaving_at_an_edge_is_not_the_newcomer_entering_there():
     assert s.tracker.confirmed_ids() and s.tracker.confirmed_ids()[0] > 1
 
 
-@pytest.mark.xfail(strict=True, reason="vca.tracks.EDGE_TURN is off until the pair/crossing splits are fixed")
 def test_walker_handing_over_at_the_edge_to_a_newcomer_in_one_blob_is_two_targets():
     s = Scene(height=H, width=W)
     ids = set()

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from tests.truth import area_truth, load_truth  # noqa: E402
 from vca.analyzer import SCENE_CHANGE, SETTLING, ChannelAnalyzer  # noqa: E402
 from vca.params import HeatMapParams  # noqa: E402
+from vca.tracks import T_CONFIRMED, T_ID, T_LIVE, T_MATCHED, T_X0, T_X1, T_Y0, T_Y1  # noqa: E402
 
 SAMPLES = ROOT / "data" / "samples"
 SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
@@ -95,22 +96,64 @@ def recorded(name: str, path: Path, region) -> tuple[np.ndarray, np.ndarray, np.
     return np.unpackbits(bits, axis=-1)[..., :a.width], np.array(flags), np.array(ts)
 
 
-def replay(masks, flags, ts, region, show_tracks=False):
+def replay(masks, flags, ts, region, show_tracks=False, truth=None):
+    """Totals of an analyzer fed recorded masks; with show_tracks, print each confirmed track's
+    frame span and, given the clip's truth, which track covered which true target when."""
     n, h, w = masks.shape
     a = ChannelAnalyzer(h, w, model=Replay(masks, flags))
     a.configure([region], HeatMapParams())
     seen = {}
+    boxes = []   # per frame: [(id, x0, y0, x1, y1)] of confirmed matched tracks (x1, y1 inclusive)
     for i in range(n):
         a.step(masks[i], ts[i])
         if show_tracks:
             tr = a.tracker.tr
-            for j in range(tr.shape[0]):
-                if tr[j, 1] and tr[j, 9]:
-                    seen.setdefault(int(tr[j, 0]), [i, i])[1] = i
+            on = (tr[:, T_LIVE] != 0) & (tr[:, T_CONFIRMED] != 0)
+            for j in np.flatnonzero(on):
+                seen.setdefault(int(tr[j, T_ID]), [i, i])[1] = i
+            on &= tr[:, T_MATCHED] != 0
+            boxes.append([tuple(int(v) for v in tr[j, [T_ID, T_X0, T_Y0, T_X1, T_Y1]]) for j in np.flatnonzero(on)])
     g = a.drain()
     if show_tracks:
         print("   confirmed tracks (id: first..last frame):", {k: tuple(v) for k, v in seen.items()})
+        if truth is not None:
+            print_assignment(truth, boxes, w / truth["width"])
     return g
+
+
+def print_assignment(truth, boxes, scale):
+    """Per true target, runs of the track covering it (largest overlap with its true box; '-' none),
+    in the analysed clip's frames; then tracks that covered more than one target."""
+    step = max(1, round(truth["frames"] / max(len(boxes), 1)))   # the sub-stream keeps every 5th frame
+    covered = {}
+    for tgt in truth["targets"]:
+        runs = []
+        for f, x0, y0, x1, y1 in tgt["boxes"]:
+            if f % step:
+                continue
+            k = f // step
+            if k >= len(boxes):
+                break
+            x0, y0, x1, y1 = x0 * scale, y0 * scale, (x1 - 1) * scale, (y1 - 1) * scale
+            best, bid = 0.0, "-"
+            for tid, bx0, by0, bx1, by1 in boxes[k]:
+                iw = min(x1, bx1) - max(x0, bx0) + 1
+                ih = min(y1, by1) - max(y0, by0) + 1
+                if iw > 0 and ih > 0:
+                    ov = iw * ih / ((x1 - x0 + 1) * (y1 - y0 + 1))
+                    if ov > best:
+                        best, bid = ov, tid
+            if bid != "-":
+                covered.setdefault(bid, set()).add(tgt["id"])
+            if runs and runs[-1][0] == bid:
+                runs[-1][2] = k
+            else:
+                runs.append([bid, k, k])
+        print(f"   target {tgt['id']:>2} ({tgt['look']}):",
+              " ".join(f"{r[0]}[{r[1]}..{r[2]}]" for r in runs if r[2] - r[1] >= 2 or r[0] != "-"))
+    shared = {k: sorted(v) for k, v in covered.items() if len(v) > 1}
+    if shared:
+        print("   tracks covering several targets:", shared)
 
 
 def score_samples(names, show_tracks, substream=False):
@@ -121,7 +164,7 @@ def score_samples(names, show_tracks, substream=False):
         tv, td = area_truth(truth, region)
         path = SAMPLES / "substream" / f"{name}.mp4" if substream else SAMPLES / f"{name}.mp4"
         masks, flags, ts = recorded(name + ("-sub" if substream else ""), path, region)
-        g = replay(masks, flags, ts, region, show_tracks)
+        g = replay(masks, flags, ts, region, show_tracks, truth)
         print(f"{name:12} {tv:>5} {int(g.area_visits[0]):>6}   {td:8.2f} {g.area_dwell[0]:8.2f}  "
               f"{100 * (g.area_dwell[0] - td) / td:+.1f}")
 

@@ -14,7 +14,13 @@ Per frame, in this order:
    or is briefly lost keeps its id while within the grace time. A track
    whose predicted box centre is outside the frame has walked out and is
    freed at once, so a newcomer entering at the same edge within the grace
-   time is a new target, not the one that left.
+   time is a new target, not the one that left. So is a confirmed track
+   that walked out of an edge and then moves back in by EDGE_TURN box
+   sizes per second: the blob at the edge is a newcomer entering there.
+   A confirmed track standing still (<= STILL_SPEED box sizes/s) that
+   lost its blob is kept in place, matched, for up to STILL_GRACE (a
+   still, low-contrast person slowly absorbed by the model); it is freed
+   STILL_GRACE after it last had a blob.
 2. Match, confirmed tracks first, then unconfirmed ones, so a piece of a
    known person is never claimed by a newcomer:
    a. overlap: greedy one-to-one by intersection-over-union of the predicted
@@ -26,14 +32,18 @@ Per frame, in this order:
       grown by FRAGMENT_MARGIN of the larger side of that blob or of the
       track's box belongs to that track (torso and legs segmented apart).
    A matched track's box becomes the union of its blobs.
-3. Held in a group: a confirmed track left unmatched whose predicted box
-   overlaps a blob matched by another confirmed track by at least HOLD_SHARE
-   of its own area is hidden in that group (two people crossing, one
-   occluding the other). It stays matched: its box is the predicted box
-   moved inside the group blob, its velocity is kept, it keeps counting,
-   and when the group parts it picks its own blob up again. A track held
-   with velocity within SAME_VELOCITY of its holder's for MERGE_SECONDS is
-   the same target (one person seen as two tracks) and is dropped silently.
+3. Held in a group (found before any box moves): a confirmed track left
+   unmatched whose predicted box overlaps a blob matched by another
+   confirmed track by at least HOLD_SHARE of its own area is hidden in that
+   group (two people crossing or overtaking, one occluding the other). Both
+   it and its holder keep their own box size at their predicted place moved
+   inside the group blob, and their velocities from before the group, so
+   the group's box never drags one towards the other; the held one stays
+   matched and keeps counting, and when the group parts each picks up the
+   piece its prediction overlaps. A held track stacked on its holder like
+   torso and legs, with velocity within SAME_VELOCITY of the holder's, for
+   MERGE_SECONDS is the same target (one person seen as two tracks) and is
+   dropped silently; one behind the other (overtaking, crossing) is not.
 4. Pairs: two confirmed tracks matched to separate blobs stacked one above
    the other (columns overlapping by half the narrower box, vertical gap
    within the fragment margin, rows overlapping by at most a quarter of the
@@ -86,22 +96,23 @@ HOLD_SHARE = 0.3
 MERGE_SECONDS = 1.0
 SAME_VELOCITY = 0.3       # box sizes per second
 # Box sizes per second out of, then back into, a frame edge: a handover to a newcomer
-# entering there. OFF (1e9) for now: 0.15..0.3 fixes entrance's one-blob handover
-# (ids 2 -> 4) but exposes the pair/crossing splits (entrance 10 -> 12 visits,
-# corridor 9 -> 10, shop_floor 8 -> 9); switch on once those are fixed.
-EDGE_TURN = 1e9
+# entering there (entrance: three exits meeting entries at the same edge).
+EDGE_TURN = 0.2
+STILL_SPEED = 0.3         # box sizes per second: a slower confirmed track is standing still
+STILL_GRACE = 4.0         # s a standing confirmed track is kept in place without a blob
 EDGE_MEMORY = 0.5         # s, how long the speed out of an edge is remembered after leaving it
 
 # int64 columns
 (T_ID, T_LIVE, T_X0, T_Y0, T_X1, T_Y1, T_FX, T_FY, T_HITS, T_CONFIRMED, T_MATCHED, T_NEW,
- T_BX, T_BY, T_LX, T_LY, T_HOLDER, T_PAIR) = range(18)
-N_INT = 18
+ T_BX, T_BY, T_LX, T_LY, T_HOLDER, T_PAIR, T_GROUP) = range(19)
+N_INT = 19
 # float64 columns: birth time, last seen, seconds to credit on this frame (0 = none),
 # velocity, predicted box, since when held / paired with the same partner (-1: not)
 # velocity, predicted box, since when held / paired with the same partner (-1: not),
-# velocity out of the last frame edge touched (fading after leaving it)
-T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED, T_OX, T_OY = range(13)
-N_FLOAT = 13
+# velocity out of the last frame edge touched (fading after leaving it),
+# when last matched to a blob of its own or held in a group (not kept standing)
+T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED, T_OX, T_OY, T_REAL = range(14)
+N_FLOAT = 14
 
 
 @njit(cache=True, nogil=True)
@@ -156,7 +167,7 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, score, owner, primary
             if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] != cls or primary[i] >= 0:
                 continue
             size = max(tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
-            lost = min(now - trf[i, T_SEEN], grace)
+            lost = min(now - trf[i, T_REAL], grace)   # kept standing: the gate still grows
             gate = size * (GATE_BASE + GATE_PER_SECOND * lost)
             pfx = 0.5 * (trf[i, T_PX0] + trf[i, T_PX1])
             pfy = trf[i, T_PY1]
@@ -190,6 +201,31 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, score, owner, primary
                 owner[b] = i
                 break
 
+
+@njit(cache=True, nogil=True)
+def _place_inside(tr, trf, i, bx0, by0, bx1, by1):
+    """Track i's box: its predicted box, own size, moved inside the box (bx0..bx1, by0..by1)."""
+    w = trf[i, T_PX1] - trf[i, T_PX0]
+    h = trf[i, T_PY1] - trf[i, T_PY0]
+    x0 = min(max(trf[i, T_PX0], float(bx0)), max(bx1 - w, float(bx0)))
+    y0 = min(max(trf[i, T_PY0], float(by0)), max(by1 - h, float(by0)))
+    tr[i, T_X0] = int(round(x0))
+    tr[i, T_Y0] = int(round(y0))
+    tr[i, T_X1] = min(int(round(x0 + w)), bx1)
+    tr[i, T_Y1] = min(int(round(y0 + h)), by1)
+
+
+@njit(cache=True, nogil=True)
+def _stacked(tr, i, j):
+    """Are the boxes of tracks i and j one above the other (columns overlapping by half the
+    narrower box, rows by at most a quarter of the shorter), as torso and legs are?"""
+    wi = tr[i, T_X1] - tr[i, T_X0] + 1
+    wj = tr[j, T_X1] - tr[j, T_X0] + 1
+    hi = tr[i, T_Y1] - tr[i, T_Y0] + 1
+    hj = tr[j, T_Y1] - tr[j, T_Y0] + 1
+    ox = min(tr[i, T_X1], tr[j, T_X1]) - max(tr[i, T_X0], tr[j, T_X0]) + 1
+    oy = min(tr[i, T_Y1], tr[j, T_Y1]) - max(tr[i, T_Y0], tr[j, T_Y0]) + 1
+    return ox * 2 >= min(wi, wj) and oy * 4 <= min(hi, hj)
 
 @njit(cache=True, nogil=True)
 def _edge_normal(tr, i, height, width):
@@ -230,12 +266,14 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
         tr[i, T_MATCHED] = 0
         tr[i, T_NEW] = 0
         tr[i, T_HOLDER] = -1
+        tr[i, T_GROUP] = 0
         trf[i, T_CREDIT] = 0.0
         primary[i] = -1
         if tr[i, T_LIVE] == 0:
             continue
         lost = now - trf[i, T_SEEN]
-        if lost > (grace if tr[i, T_CONFIRMED] != 0 else TENTATIVE_GRACE):
+        if (lost > (grace if tr[i, T_CONFIRMED] != 0 else TENTATIVE_GRACE)
+                or now - trf[i, T_REAL] > STILL_GRACE):
             tr[i, T_LIVE] = 0
             continue
         trf[i, T_PX0] = tr[i, T_X0] + trf[i, T_VX] * lost
@@ -255,7 +293,34 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
     _match_class(1, stats, n_blobs, now, grace, tr, trf, score, owner, primary)
     _match_class(0, stats, n_blobs, now, grace, tr, trf, score, owner, primary)
 
+    # 3. Confirmed tracks hidden in another confirmed track's blob (found before any box
+    # moves: both the hidden track and its holder are then in a group).
+    for i in range(n_tracks):
+        score[i, 2] = -1.0       # the group blob a held track hides in
+    for i in range(n_tracks):
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] == 0 or primary[i] >= 0:
+            continue
+        px0 = trf[i, T_PX0]
+        py0 = trf[i, T_PY0]
+        px1 = trf[i, T_PX1]
+        py1 = trf[i, T_PY1]
+        own = (px1 - px0 + 1.0) * (py1 - py0 + 1.0)
+        for b in range(n_blobs):
+            j = owner[b]
+            if j < 0 or j == i or tr[j, T_CONFIRMED] == 0:
+                continue
+            iw = min(px1, stats[b, X1]) - max(px0, stats[b, X0]) + 1.0
+            ih = min(py1, stats[b, Y1]) - max(py0, stats[b, Y0]) + 1.0
+            if iw > 0.0 and ih > 0.0 and iw * ih >= HOLD_SHARE * own:
+                tr[i, T_HOLDER] = j
+                tr[i, T_GROUP] = 1
+                tr[j, T_GROUP] = 1
+                score[i, 2] = b
+                break
+
     # Matched tracks take the union box of their blobs; velocity from the box centre.
+    # A holder of a group keeps its own size at its predicted place inside its blobs
+    # and its velocity: the group's box would drag it towards the one it hides.
     for i in range(n_tracks):
         p = primary[i]
         if p < 0:
@@ -278,6 +343,9 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
         tr[i, T_Y1] = max(tr[i, T_Y1], stats[b, Y1])
     for i in range(n_tracks):
         if primary[i] < 0:
+            continue
+        if tr[i, T_GROUP] != 0:
+            _place_inside(tr, trf, i, tr[i, T_X0], tr[i, T_Y0], tr[i, T_X1], tr[i, T_Y1])
             continue
         dt = now - trf[i, T_SEEN]
         if dt > 0.0:
@@ -312,44 +380,35 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
                     continue
         trf[i, T_HELD] = -1.0
 
-    # 3. Confirmed tracks hidden in another confirmed track's blob.
+    # Held tracks: their predicted box moved inside the group blob (it cannot be
+    # outside what is seen); velocity kept; they count as matched.
     for i in range(n_tracks):
-        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] == 0 or primary[i] >= 0:
+        if tr[i, T_HOLDER] < 0:
+            if primary[i] < 0:
+                trf[i, T_HELD] = -1.0
             continue
-        px0 = trf[i, T_PX0]
-        py0 = trf[i, T_PY0]
-        px1 = trf[i, T_PX1]
-        py1 = trf[i, T_PY1]
-        own = (px1 - px0 + 1.0) * (py1 - py0 + 1.0)
-        holder = -1
-        hb = -1
-        for b in range(n_blobs):
-            j = owner[b]
-            if j < 0 or j == i or tr[j, T_CONFIRMED] == 0:
-                continue
-            iw = min(px1, stats[b, X1]) - max(px0, stats[b, X0]) + 1.0
-            ih = min(py1, stats[b, Y1]) - max(py0, stats[b, Y0]) + 1.0
-            if iw > 0.0 and ih > 0.0 and iw * ih >= HOLD_SHARE * own:
-                holder = j
-                hb = b
-                break
-        if holder < 0:
+        hb = int(score[i, 2])
+        if tr[tr[i, T_HOLDER], T_LIVE] == 0:   # the holder was handed over at an edge
+            tr[i, T_HOLDER] = -1
             trf[i, T_HELD] = -1.0
             continue
-        # Move the predicted box inside the group blob (it cannot be outside what is seen).
-        w = px1 - px0
-        h = py1 - py0
-        bx0, by0, bx1, by1 = stats[hb, X0], stats[hb, Y0], stats[hb, X1], stats[hb, Y1]
-        x0 = min(max(px0, float(bx0)), max(bx1 - w, float(bx0)))
-        y0 = min(max(py0, float(by0)), max(by1 - h, float(by0)))
-        tr[i, T_X0] = int(round(x0))
-        tr[i, T_Y0] = int(round(y0))
-        tr[i, T_X1] = min(int(round(x0 + w)), bx1)
-        tr[i, T_Y1] = min(int(round(y0 + h)), by1)
-        tr[i, T_HOLDER] = holder
+        _place_inside(tr, trf, i, stats[hb, X0], stats[hb, Y0], stats[hb, X1], stats[hb, Y1])
         if trf[i, T_HELD] < 0.0:
             trf[i, T_HELD] = now
         primary[i] = hb       # counts as matched below (hb stays owned by the holder)
+
+    # Standing: a confirmed track standing still that lost its blob is kept where it
+    # stands for up to STILL_GRACE (the model slowly absorbs a motionless low-contrast
+    # person); walking off, it picks its blob up again, not a new visit.
+    for i in range(n_tracks):
+        if primary[i] >= 0:
+            trf[i, T_REAL] = now
+            continue
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] == 0:
+            continue
+        size = max(tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
+        if math.sqrt(trf[i, T_VX] ** 2 + trf[i, T_VY] ** 2) <= STILL_SPEED * size:
+            primary[i] = 0    # matched in place (no blob is read below)
 
     # Bookkeeping of every matched track: footprint, hits, confirmation, credit.
     for i in range(n_tracks):
@@ -385,8 +444,8 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
         size = max(tr[j, T_X1] - tr[j, T_X0] + 1, tr[j, T_Y1] - tr[j, T_Y0] + 1)
         dvx = trf[i, T_VX] - trf[j, T_VX]
         dvy = trf[i, T_VY] - trf[j, T_VY]
-        if math.sqrt(dvx * dvx + dvy * dvy) > SAME_VELOCITY * size:
-            trf[i, T_HELD] = now      # moving apart: not the same target, restart the clock
+        if math.sqrt(dvx * dvx + dvy * dvy) > SAME_VELOCITY * size or not _stacked(tr, i, j):
+            trf[i, T_HELD] = now      # moving apart or one behind the other: not the same target
         elif now - trf[i, T_HELD] > MERGE_SECONDS:
             _drop(tr, trf, i)
 
@@ -458,6 +517,7 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
         tr[i, T_PAIR] = -1
         trf[i, T_BORN] = now
         trf[i, T_SEEN] = now
+        trf[i, T_REAL] = now
         trf[i, T_CREDIT] = 0.0
         trf[i, T_VX] = 0.0
         trf[i, T_VY] = 0.0
@@ -476,6 +536,7 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
                 tr[i, T_Y0] = min(tr[i, T_Y0], stats[b2, Y0])
                 tr[i, T_X1] = max(tr[i, T_X1], stats[b2, X1])
                 tr[i, T_Y1] = max(tr[i, T_Y1], stats[b2, Y1])
+        tr[i, T_GROUP] = 0
         tr[i, T_FX] = (tr[i, T_X0] + tr[i, T_X1]) // 2
         tr[i, T_FY] = tr[i, T_Y1]
         tr[i, T_BX] = tr[i, T_FX]
