@@ -95,6 +95,8 @@ MAX_SPEED = 3.0           # box sizes per second: a faster measured velocity is 
 HOLD_SHARE = 0.3
 MERGE_SECONDS = 1.0
 SAME_VELOCITY = 0.3       # box sizes per second
+TALL_MEMORY = 10.0        # s: a box that loses its torso for a frame is still that tall
+PAIR_GAP = 0.5            # stacked tracks up to this share of their summed heights apart can be one person
 # Box sizes per second out of, then back into, a frame edge: a handover to a newcomer
 # entering there (entrance: three exits meeting entries at the same edge).
 EDGE_TURN = 0.2
@@ -110,9 +112,10 @@ N_INT = 19
 # velocity, predicted box, since when held / paired with the same partner (-1: not)
 # velocity, predicted box, since when held / paired with the same partner (-1: not),
 # velocity out of the last frame edge touched (fading after leaving it),
-# when last matched to a blob of its own or held in a group (not kept standing)
-T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED, T_OX, T_OY, T_REAL = range(14)
-N_FLOAT = 14
+# when last matched to a blob of its own or held in a group (not kept standing),
+# the box's recent tallest height (fading with time constant TALL_MEMORY)
+T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_PX0, T_PY0, T_PX1, T_PY1, T_HELD, T_PAIRED, T_OX, T_OY, T_REAL, T_TALL = range(15)
+N_FLOAT = 15
 
 
 @njit(cache=True, nogil=True)
@@ -226,6 +229,20 @@ def _stacked(tr, i, j):
     ox = min(tr[i, T_X1], tr[j, T_X1]) - max(tr[i, T_X0], tr[j, T_X0]) + 1
     oy = min(tr[i, T_Y1], tr[j, T_Y1]) - max(tr[i, T_Y0], tr[j, T_Y0]) + 1
     return ox * 2 >= min(wi, wj) and oy * 4 <= min(hi, hj)
+
+@njit(cache=True, nogil=True)
+def _inside_confirmed(stats, b, tr, trf):
+    """Is blob b's centre inside the predicted box, as tall as lately, of a matched confirmed track?"""
+    cx = 0.5 * (stats[b, X0] + stats[b, X1])
+    cy = 0.5 * (stats[b, Y0] + stats[b, Y1])
+    for i in range(tr.shape[0]):
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] == 0 or tr[i, T_MATCHED] == 0:
+            continue
+        top = min(trf[i, T_PY0], trf[i, T_PY1] + 1.0 - trf[i, T_TALL])
+        if trf[i, T_PX0] <= cx <= trf[i, T_PX1] and top <= cy <= trf[i, T_PY1]:
+            return True
+    return False
+
 
 @njit(cache=True, nogil=True)
 def _edge_normal(tr, i, height, width):
@@ -423,6 +440,8 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
         tr[i, T_FY] = fy
         tr[i, T_MATCHED] = 1
         tr[i, T_HITS] += 1
+        trf[i, T_TALL] = max(float(tr[i, T_Y1] - tr[i, T_Y0] + 1),
+                             trf[i, T_TALL] * math.exp(-(now - trf[i, T_SEEN]) / TALL_MEMORY))
         if tr[i, T_CONFIRMED] != 0:
             trf[i, T_CREDIT] = now - trf[i, T_SEEN]
         elif tr[i, T_HITS] >= CONFIRM_HITS and now - trf[i, T_BORN] >= CONFIRM_SECONDS:
@@ -465,10 +484,10 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
             hj = tr[j, T_Y1] - tr[j, T_Y0] + 1
             ox = min(tr[i, T_X1], tr[j, T_X1]) - max(tr[i, T_X0], tr[j, T_X0]) + 1
             oy = min(tr[i, T_Y1], tr[j, T_Y1]) - max(tr[i, T_Y0], tr[j, T_Y0]) + 1
-            m = int(FRAGMENT_MARGIN * max(wi, wj, hi, hj))
+            m = int(PAIR_GAP * (hi + hj))   # the gap a torso and legs leave is a share of both
             if ox * 2 < min(wi, wj) or oy < -m or oy * 4 > min(hi, hj):
                 continue
-            size = max(wj, hj)
+            size = max(wi, wj, hi + hj - oy)   # the person they would make up together
             dvx = trf[i, T_VX] - trf[j, T_VX]
             dvy = trf[i, T_VY] - trf[j, T_VY]
             if math.sqrt(dvx * dvx + dvy * dvy) <= SAME_VELOCITY * size:
@@ -491,10 +510,12 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
                     owner[b] = j
             _drop(tr, trf, i)
 
-    # 5. New tracks for blobs nobody claimed.
+    # 5. New tracks for blobs nobody claimed, unless centred in a confirmed track's
+    # predicted box as tall as it was lately (a torso far above its legs' blob on a
+    # frame the torso was missed: a piece of someone known).
     slot = 0
     for b in range(n_blobs):
-        if owner[b] >= 0:
+        if owner[b] >= 0 or _inside_confirmed(stats, b, tr, trf):
             continue
         while slot < n_tracks and tr[slot, T_LIVE] != 0:
             slot += 1
@@ -518,6 +539,7 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
         trf[i, T_BORN] = now
         trf[i, T_SEEN] = now
         trf[i, T_REAL] = now
+        trf[i, T_TALL] = 0.0
         trf[i, T_CREDIT] = 0.0
         trf[i, T_VX] = 0.0
         trf[i, T_VY] = 0.0
