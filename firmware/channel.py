@@ -97,6 +97,10 @@ class Channel:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def join(self, timeout: float | None = None) -> None:
         if self._started:
             self._done.wait(timeout)

@@ -6,33 +6,34 @@ channel threads and the second core mostly waits; with one worker per core,
 round-robin over the channels, the same work runs ~40 % faster (2 cores, 16
 channels at 640x360: 2383 -> 3362 frames/s, see the README's figures).
 
-The channels wait in one shared queue; a worker takes the next one, steps
-it one frame (`Channel.step(block=False)`) and puts it back, so a channel
-is only ever stepped by one worker at a time and the load balances itself
-(a disabled channel costs a decode, an analysed one several times that).
-A channel in VIDEO LOSS answers IDLE at once and goes back to the queue
-until its reopen is due; when every channel is idle the workers sleep until
-the earliest retry. A channel that ENDS (stopped, or past --duration) is
-finished by the worker that saw it and leaves the queue; workers exit when
-the queue has no channel left.
+The channels wait in one shared queue ordered by when each has work next
+(`CaptureInput.due()`): now, at full speed (so the queue is a round-robin);
+its next frame's due time, for a paced recording; its next reopen attempt,
+in VIDEO LOSS. A worker takes the channel due first, sleeps until it is due
+if need be, steps it one frame (`Channel.step(block=False)`, which never
+waits through VIDEO LOSS) and puts it back, so a channel is only ever
+stepped by one worker at a time and the load balances itself (a disabled
+channel costs a decode, an analysed one several times that). A channel that
+ENDS (stopped, or past --duration) is finished by the worker that saw it
+and leaves the queue; workers exit when no channel is left.
 
-Only for sources that never pace themselves: recordings at `--speed max`.
-Live cameras and real-time pacing block in the capture and keep their own
-thread (`Channel.start`).
+For recordings, at full speed and paced. Live cameras block in the network
+read and keep a thread each (`Channel.start`).
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import threading
 import time
-from collections import deque
 
-from firmware.channel import ENDED, IDLE, Channel
+from firmware.channel import ENDED, Channel
 
 log = logging.getLogger("firmware.scheduler")
 
-IDLE_SLEEP_MAX = 0.05   # wall seconds: how late a stop or a due retry may be noticed when all are idle
+IDLE_SLEEP_MAX = 0.05   # wall seconds: the longest a worker sleeps before looking at the queue again
 
 
 def default_workers() -> int:
@@ -48,7 +49,8 @@ class WorkerPool:
             raise ValueError(f"workers must be >= 1 (got {workers})")
         self.channels = list(channels)
         self.workers = max(1, min(workers or default_workers(), len(self.channels)))
-        self._queue: deque[Channel] = deque()
+        self._heap: list[tuple[float, int, Channel]] = []   # (due, order, channel)
+        self._order = itertools.count()
         self._lock = threading.Lock()
         self._remaining = 0
         self._threads: list[threading.Thread] = []
@@ -56,12 +58,10 @@ class WorkerPool:
     def start(self) -> None:
         for c in self.channels:
             c.begin()
-            self._queue.append(c)
+            self._push(0.0, c)
         self._remaining = len(self.channels)
-        if not self.channels:
-            return
         self._threads = [threading.Thread(target=self._work, name=f"worker-{k}", daemon=True)
-                         for k in range(self.workers)]
+                         for k in range(self.workers if self.channels else 0)]
         for t in self._threads:
             t.start()
 
@@ -74,15 +74,16 @@ class WorkerPool:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    def _push(self, due: float, ch: Channel) -> None:
+        with self._lock:
+            heapq.heappush(self._heap, (due, next(self._order), ch))
+
     def _work(self) -> None:
-        idle_streak = 0
         while True:
-            try:
-                ch = self._queue.popleft()
-            except IndexError:
+            ch = self._take()
+            if ch is None:
                 if self._remaining == 0:
                     return
-                time.sleep(0.002)  # the other workers hold every channel for the moment
                 continue
             try:
                 outcome = ch.step(block=False)
@@ -94,13 +95,27 @@ class WorkerPool:
                 with self._lock:
                     self._remaining -= 1
                 continue
-            self._queue.append(ch)
-            if outcome != IDLE:
-                idle_streak = 0
-                continue
-            idle_streak += 1
-            if idle_streak >= len(self._queue):
-                # A whole round found nothing to do: everyone is in VIDEO LOSS.
-                wait = min((c.capture.retry_at for c in list(self._queue)), default=0.0) - time.monotonic()
-                time.sleep(min(max(wait, 0.001), IDLE_SLEEP_MAX))
-                idle_streak = 0
+            self._push(ch.capture.due(), ch)
+
+    def _take(self) -> Channel | None:
+        """The channel due first, once it is due (or stopping); None after a short sleep."""
+        with self._lock:
+            if not self._heap:
+                wait = 0.002 if self._remaining else 0.0  # the other workers hold every channel
+            else:
+                due, _, ch = self._heap[0]
+                now = time.monotonic()
+                if due <= now or ch.stopping:
+                    heapq.heappop(self._heap)
+                    return ch
+                # Nothing due yet (paced frames, reopen backoffs): a stopped
+                # channel must not wait for its turn to end.
+                for k, entry in enumerate(self._heap):
+                    if entry[2].stopping:
+                        self._heap[k] = self._heap[-1]
+                        self._heap.pop()
+                        heapq.heapify(self._heap)
+                        return entry[2]
+                wait = min(due - now, IDLE_SLEEP_MAX)
+        time.sleep(wait)
+        return None

@@ -230,6 +230,17 @@ class PyAVCapture:
         self._index += 1
         return Frame(luma=luma, pts=pts, wall=self.clock_start + pts, index=self._index - 1)
 
+    def due(self) -> float:
+        """Monotonic time from which `read()` will not wait (0.0: now; paced recordings only wait).
+
+        For a scheduler serving several paced channels: it estimates the next
+        frame one interval after the last, which is exact at a constant frame rate.
+        """
+        if self.pacing != "realtime" or self.live or self._container is None or self._t0 is None \
+                or self._last_pts is None:
+            return 0.0
+        return self._t0 + self._last_pts + self._interval
+
     def skip(self, seconds: float) -> float:
         """Fast-forward a looped recording: move its clock on by whole loops, at most
         `seconds`, without decoding them. Returns the seconds skipped (0 when not

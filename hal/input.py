@@ -126,6 +126,15 @@ class CaptureInput:
             return None
         return self._deliver(frame)
 
+    def due(self) -> float:
+        """Monotonic time from which `poll()` has something to do: the next reopen
+        attempt while lost, else the capture's next frame (0.0: now)."""
+        cap = self._cap
+        if cap is None:
+            return self.retry_at
+        due = getattr(cap, "due", None)
+        return due() if due is not None else 0.0
+
     def skip(self, seconds: float) -> float:
         """Fast-forward the open capture by up to `seconds` (see `PyAVCapture.skip`)."""
         skip = getattr(self._cap, "skip", None)

@@ -30,6 +30,7 @@ appliance would hand out (`firmware.budget.frame_budget_us`).
 """
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -63,6 +64,7 @@ class RunResult:
     p99_us: float
     budget_us: float
     cpu_share: float        # process CPU seconds / (wall seconds x cores) in the window
+    other_cpu_share: float  # CPU the rest of the machine used, same unit: > 0.05 means a noisy figure
     rss_mb: float
     min_channel_fps: float
 
@@ -125,7 +127,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
                                 stop_at=None))
     pool = None
     try:
-        if speed == "max" and workers != 0:
+        if workers != 0:
             # As the appliance runs recordings at full speed (firmware.scheduler).
             pool = WorkerPool(channels, workers)
             pool.start()
@@ -133,16 +135,18 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
             for c in channels:
                 c.start()
         _wait_started(channels, heat_map)
+        gc.collect()
+        gc.freeze()  # as the appliance does after boot (see Appliance.boot)
         time.sleep(SETTLE)
         before = _snapshot(channels)
-        cpu0, t0 = time.process_time(), time.monotonic()
+        cpu0, busy0, t0 = time.process_time(), machine_busy_seconds(), time.monotonic()
         end = t0 + seconds
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(left, 1.0))
             if monitor is not None:
                 monitor(time.monotonic() - t0)
         after = _snapshot(channels)
-        cpu1, t1 = time.process_time(), time.monotonic()
+        cpu1, busy1, t1 = time.process_time(), machine_busy_seconds(), time.monotonic()
         rss = rss_mb()
     finally:
         for c in channels:
@@ -151,6 +155,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
             c.join(timeout=10.0)
         if pool is not None:
             pool.join(timeout=10.0)
+        gc.unfreeze()  # a later run must not keep this run's objects
     wall = t1 - t0
     delta = after - before  # (channels, 5): frames, analysed, drops, overruns, skipped
     stats = [c.budget.stats() for c in channels]
@@ -161,6 +166,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         median_us=float(np.median(meds)) if meds else 0.0,
         p99_us=max((s.p99_us for s in stats), default=0.0), budget_us=budget,
         cpu_share=(cpu1 - cpu0) / (wall * (os.cpu_count() or 1)), rss_mb=rss,
+        other_cpu_share=max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / (wall * (os.cpu_count() or 1)),
         min_channel_fps=float(delta[:, 0].min()) / wall if n else 0.0)
 
 
@@ -181,6 +187,17 @@ def _wait_started(channels, heat_map: bool) -> None:
 def _snapshot(channels) -> np.ndarray:
     return np.array([(c.counters.frames, c.counters.analysed, c.capture.drops, c.budget.overruns,
                       c.budget.skipped) for c in channels], np.int64)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / (os.sysconf("SC_CLK_TCK") or 100)
 
 
 def rss_mb() -> float:
@@ -295,7 +312,8 @@ def _limit(r: RunResult) -> str:
 def _probe_json(r: RunResult) -> dict:
     return {"fps": round(r.fps, 1), "drops": r.drops, "overruns": r.overruns, "median_us": round(r.median_us, 1),
             "p99_us": round(r.p99_us, 1), "budget_us": round(r.budget_us, 1),
-            "cpu_share": round(r.cpu_share, 3), "min_channel_fps": round(r.min_channel_fps, 2)}
+            "cpu_share": round(r.cpu_share, 3), "other_cpu_share": round(r.other_cpu_share, 3),
+            "min_channel_fps": round(r.min_channel_fps, 2)}
 
 
 def measure(source: str, channels: int, seconds: float, analysis_width: int | None = None,
@@ -336,6 +354,8 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
                 "analyzer_mb": round(analyzer_bytes(info.analysis_height, info.analysis_width) / 2**20, 3),
                 "cpu_share": round(pipe.cpu_share, 3),
                 "decode_cpu_share": round(dec.cpu_share, 3),
+                # Other processes' CPU during the runs: figures are only comparable when ~0.
+                "other_cpu_share": round(max(dec.other_cpu_share, pipe.other_cpu_share, rt.other_cpu_share), 3),
                 "source": source,
                 "width": info.analysis_width,
                 "height": info.analysis_height,
