@@ -1,10 +1,12 @@
 """How many channels this appliance analyses in real time, measured with its own machinery.
 
 Every run uses the firmware's own `Channel`s over `CaptureInput` +
-`PyAVCapture` (one decoding thread per channel; the channels are the
+`PyAVCapture` (single-threaded decoders; the channels are the
 parallelism), each channel replaying the same recording looped, driven as
-the appliance drives them: at full speed by the worker pool
-(`firmware.scheduler`, one worker per core), paced by a thread each:
+the appliance drives recordings: by the worker pool (`firmware.scheduler`,
+one worker per core), round-robin at full speed, by due time when paced.
+Other processes' CPU during each window is reported (`other_cpu_share`):
+on a shared machine the figures are only as good as that is small.
 
 1. decode-only: N channels at full speed with the heat map disabled;
 2. full pipeline: the same N channels with the heat map enabled on an area
@@ -14,9 +16,10 @@ the appliance drives them: at full speed by the worker pool
    nothing else ran;
 3. real time: the same N channels paced like live cameras with the budgets
    the appliance would set: cost per frame (median, p99) against the budget,
-   overruns, frames skipped by the budget policy, capture drops. Costs are
-   only meaningful here: at full speed, N threads on fewer cores wait for
-   each other inside a step and the meter counts the wait;
+   overruns, frames skipped by the budget policy, capture drops (frames
+   lost when the capture ring of `hal.capture.CAPTURE_RING` buffers
+   overflows). Costs are most meaningful here: at full speed every core is
+   busy and a step's memory traffic competes with the other worker's;
 4. with `find_capacity`: the largest N that runs at real-time pacing for the
    measurement window with no budget overrun and no capture drop, found by
    doubling from half the estimate of step 2 and then bisecting.
@@ -320,6 +323,7 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
             capacity: bool = False) -> dict:
     """The `nvr bench throughput` report (see the module docstring); progress on stderr."""
     from firmware.bench.progress import Progress
+    from firmware.scheduler import default_workers
 
     info = probe_source(source, analysis_width)
     fps = info.fps
@@ -362,6 +366,7 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
                 "fps": fps,
                 "seconds": seconds,
                 "cores": os.cpu_count(),
+                "workers": min(default_workers(), channels),
             }
             if capacity:
                 start = max(1, int(pipe.fps / fps / 2))

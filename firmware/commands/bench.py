@@ -170,7 +170,7 @@ def _throughput(args) -> int:
 def _throughput_table(r: dict) -> None:
     rows = [
         ("source", f"{r['source']} ({r['width']}x{r['height']} analysed, {r['fps']:g} fps)"),
-        ("channels", f"{r['channels']} (one decoding thread each, {r['cores']} cores)"),
+        ("channels", f"{r['channels']} stepped by {r['workers']} worker threads ({r['cores']} cores)"),
         ("decode only", f"{r['decode_fps']:.0f} frames/s"),
         ("full pipeline", f"{r['pipeline_fps']:.0f} frames/s"),
         ("pipeline / decode", f"{r['pipeline_to_decode_ratio']:.2f}"),
@@ -182,6 +182,9 @@ def _throughput_table(r: dict) -> None:
         ("  capture drops", f"{r['drops']}"),
         ("memory", f"RSS {r['rss_mb']:.0f} MB; analyzer state {r['analyzer_mb']:.2f} MB per channel"),
     ]
+    if r.get("other_cpu_share", 0.0) > 0.05:
+        rows.append(("warning", f"other processes used {r['other_cpu_share'] * 100:.0f}% of the cores "
+                                "during the runs: the figures are low by about that much"))
     if "capacity" in r:
         c = r["capacity"]
         rows.append(("realtime capacity", f"{c['channels']} channels at {r['fps']:g} fps with no overruns "
