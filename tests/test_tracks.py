@@ -65,6 +65,23 @@ def test_fragments_of_one_person_stay_one_target():
             assert row[T_FY] == 49                # footprint at the legs, not under the torso
 
 
+def test_legs_further_below_the_torso_than_the_margin_stay_with_the_person():
+    # sub-stream walker (5 fps): the model loses the belly, leaving a thin torso far above
+    # the legs (gap 10 px, 30 % of the person), then only the legs for two frames
+    s = Scene()
+    x, f = 140, 0
+    for f in range(10):
+        s.frame(f * 0.2, (x - 7 * f, 81, 15, 35))
+    x -= 7 * 10
+    s.frame(2.0, (x, 81, 15, 6), (x + 9, 97, 4, 19))
+    assert s.tracker.live_ids() == [1]
+    row = s.tracker.tr[s.tracker.tr[:, T_LIVE] == 1][0]
+    assert row[T_FY] == 115                      # footprint stays at the feet
+    for k in (1, 2):
+        s.frame(2.0 + 0.2 * k, (x - 7 * k, 92, 10, 24))
+        assert s.tracker.live_ids() == [1]
+
+
 def test_crossing_walkers_keep_their_ids():
     s = Scene()
     for f in range(70):                           # head-on at 1 px/frame: one blob for ~10 frames

@@ -30,7 +30,12 @@ Per frame, in this order:
       size = the larger side of the track's box;
    c. fragments: a blob still unclaimed that touches the matched blob's box
       grown by FRAGMENT_MARGIN of the larger side of that blob or of the
-      track's box belongs to that track (torso and legs segmented apart).
+      track's box belongs to that track (torso and legs segmented apart); so
+      does one sharing half its columns with the matched blob and lying for
+      WITHIN_SHARE of its box in the track's predicted box as tall as it was
+      lately (legs further below a thin torso than the margin: without this
+      the box shrinks to the torso, the footprint jumps up and the legs start
+      a second visit).
    A matched track's box becomes the union of its blobs.
 3. Held in a group (found before any box moves): a confirmed track left
    unmatched whose predicted box overlaps a blob matched by another
@@ -88,6 +93,7 @@ CONFIRM_SECONDS = 0.4
 MOVE_SHARE = 0.3          # footprint displacement from birth, share of the box's larger side
 TENTATIVE_GRACE = 0.25    # an unconfirmed track unseen this long is dropped (flicker)
 FRAGMENT_MARGIN = 0.25
+WITHIN_SHARE = 0.5        # of an unclaimed blob inside a matched track's predicted box: a piece of it
 GATE_BASE = 0.5
 GATE_PER_SECOND = 2.0
 VELOCITY_TAU = 0.3        # s, smoothing of the measured velocity
@@ -134,6 +140,26 @@ def _iou(ax0, ay0, ax1, ay1, bx0, by0, bx1, by1):
 def _touches(stats, b, x0, y0, x1, y1, m):
     return (stats[b, X0] <= x1 + m and stats[b, X1] >= x0 - m
             and stats[b, Y0] <= y1 + m and stats[b, Y1] >= y0 - m)
+
+
+@njit(cache=True, nogil=True)
+def _columns_overlap(stats, a, b):
+    """Do blobs a and b share at least half the narrower one's columns (one above the other)?"""
+    ox = min(stats[a, X1], stats[b, X1]) - max(stats[a, X0], stats[b, X0]) + 1
+    return ox * 2 >= min(stats[a, X1] - stats[a, X0] + 1, stats[b, X1] - stats[b, X0] + 1)
+
+
+@njit(cache=True, nogil=True)
+def _within_predicted(stats, b, trf, i):
+    """Does at least WITHIN_SHARE of blob b's box lie in track i's predicted box, as tall as it
+    was lately? (Legs further below the torso than the fragment margin: still that person.)"""
+    top = min(trf[i, T_PY0], trf[i, T_PY1] + 1.0 - trf[i, T_TALL])
+    iw = min(float(stats[b, X1]), trf[i, T_PX1]) - max(float(stats[b, X0]), trf[i, T_PX0]) + 1.0
+    ih = min(float(stats[b, Y1]), trf[i, T_PY1]) - max(float(stats[b, Y0]), top) + 1.0
+    if iw <= 0.0 or ih <= 0.0:
+        return False
+    area = (stats[b, X1] - stats[b, X0] + 1) * (stats[b, Y1] - stats[b, Y0] + 1)
+    return iw * ih >= WITHIN_SHARE * area
 
 
 @njit(cache=True, nogil=True)
@@ -200,7 +226,8 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, score, owner, primary
             size = max(stats[p, X1] - stats[p, X0] + 1, stats[p, Y1] - stats[p, Y0] + 1,
                        tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
             m = int(FRAGMENT_MARGIN * size)
-            if _touches(stats, b, stats[p, X0], stats[p, Y0], stats[p, X1], stats[p, Y1], m):
+            if (_touches(stats, b, stats[p, X0], stats[p, Y0], stats[p, X1], stats[p, Y1], m)
+                    or (_within_predicted(stats, b, trf, i) and _columns_overlap(stats, b, p))):
                 owner[b] = i
                 break
 
