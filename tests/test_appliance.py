@@ -257,3 +257,37 @@ def test_a_lost_camera_does_not_hold_the_worker_it_shares(walker_clip, tmp_path)
     assert good.counters.frames == 1500 and good.counters.done
     assert wall < 5.0   # never slept through the lost channel's backoff
     assert lost.counters.frames == 0 and lost.capture.state == "stopped"
+
+
+def test_paced_recordings_share_one_worker_at_their_own_frame_rate(walker_clip):
+    # Four cameras' worth of paced recordings on one worker: each gets its
+    # frames when due (25 fps, none dropped), and a stop ends them at once.
+    from firmware.channel import Channel
+    from firmware.config import ChannelConfig, HeatMapConfig
+    from firmware.scheduler import WorkerPool
+    from firmware.stats import MemoryStatistics
+    from hal.capture import PyAVCapture
+    from hal.input import CaptureInput
+
+    hm = HeatMapConfig(enabled=True, regions=(((0.0, 0.2), (1.0, 0.2), (1.0, 1.0), (0.0, 1.0)),))
+    chans = [Channel(ChannelConfig(id=cid, name=f"c{cid}", source=str(walker_clip), loop=True, heat_map=hm),
+                     CaptureInput(cid, lambda: PyAVCapture(str(walker_clip), loop=True, pacing="realtime",
+                                                           decoder_threads=1)),
+                     MemoryStatistics(), budget_us=10_000.0, checkpoint_interval=3600.0, stop_at=None)
+             for cid in range(1, 5)]
+    pool = WorkerPool(chans, workers=1)
+    pool.start()
+    while any(c.counters.analysed < 3 for c in chans):   # past start-up: kernels loaded, catch-up done
+        time.sleep(0.01)
+    first = [(c.counters.frames, c.capture.drops) for c in chans]
+    time.sleep(1.2)
+    got = [c.counters.frames - f for c, (f, _) in zip(chans, first)]
+    dropped = [c.capture.drops - d for c, (_, d) in zip(chans, first)]
+    t0 = time.monotonic()
+    for c in chans:
+        c.stop()
+    pool.join(5)
+    assert time.monotonic() - t0 < 0.5 and not pool.alive
+    assert all(27 <= n <= 33 for n in got), got   # 1.2 s at 25 fps
+    assert dropped == [0, 0, 0, 0] and all(c.counters.done for c in chans)
+    assert all(c.capture.state == "stopped" for c in chans)
