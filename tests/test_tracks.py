@@ -82,6 +82,21 @@ def test_legs_further_below_the_torso_than_the_margin_stay_with_the_person():
         assert s.tracker.live_ids() == [1]
 
 
+def test_person_split_in_two_from_the_first_frame_is_one_target():
+    # the legs start their own track on the first frame (8 px below the torso, beyond the
+    # fragment margin); once the gap closes to 4 px they are joined before either is confirmed
+    s = Scene()
+    confirmed = set()
+    for f in range(60):
+        x = 20 + f
+        torso = (x, 20, 12, 16) if f == 0 else (x, 20, 12, 20)
+        s.frame(f * DT, torso, (x + 2, 44, 8, 10))
+        confirmed.update(s.tracker.confirmed_ids())
+    assert confirmed == {1}
+    row = s.tracker.tr[s.tracker.tr[:, T_LIVE] == 1][0]
+    assert row[T_FY] == 53                       # footprint at the legs
+
+
 def test_crossing_walkers_keep_their_ids():
     s = Scene()
     for f in range(70):                           # head-on at 1 px/frame: one blob for ~10 frames

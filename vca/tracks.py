@@ -49,7 +49,12 @@ Per frame, in this order:
    torso and legs, with velocity within SAME_VELOCITY of the holder's, for
    MERGE_SECONDS is the same target (one person seen as two tracks) and is
    dropped silently; one behind the other (overtaking, crossing) is not.
-4. Pairs: two confirmed tracks matched to separate blobs stacked one above
+4. Halves: an unconfirmed track whose box touches an older track's box from
+   above or below (columns shared by half the narrower, gap within
+   FRAGMENT_MARGIN of the larger side) moving alike (SAME_VELOCITY) is that
+   person's other half, segmented apart since its first frame: joined into
+   the older at once, before it can be confirmed as a second visit.
+   Pairs: two confirmed tracks matched to separate blobs stacked one above
    the other (columns overlapping by half the narrower box, vertical gap
    within the fragment margin, rows overlapping by at most a quarter of the
    shorter box) and moving alike for MERGE_SECONDS are torso and legs of
@@ -494,6 +499,46 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
             trf[i, T_HELD] = now      # moving apart or one behind the other: not the same target
         elif now - trf[i, T_HELD] > MERGE_SECONDS:
             _drop(tr, trf, i)
+
+    # 4a. An unconfirmed track touching an older track's box from above or below, moving
+    # alike, is that person's other half (segmented apart since its first frame): joined now,
+    # before it can be confirmed as a second visit.
+    for i in range(n_tracks):
+        if tr[i, T_LIVE] == 0 or tr[i, T_CONFIRMED] != 0 or tr[i, T_MATCHED] == 0:
+            continue
+        for j in range(n_tracks):
+            if (j == i or tr[j, T_LIVE] == 0 or tr[j, T_MATCHED] == 0 or tr[j, T_HOLDER] >= 0
+                    or tr[j, T_ID] > tr[i, T_ID]):
+                continue
+            wi = tr[i, T_X1] - tr[i, T_X0] + 1
+            wj = tr[j, T_X1] - tr[j, T_X0] + 1
+            hi = tr[i, T_Y1] - tr[i, T_Y0] + 1
+            hj = tr[j, T_Y1] - tr[j, T_Y0] + 1
+            ox = min(tr[i, T_X1], tr[j, T_X1]) - max(tr[i, T_X0], tr[j, T_X0]) + 1
+            oy = min(tr[i, T_Y1], tr[j, T_Y1]) - max(tr[i, T_Y0], tr[j, T_Y0]) + 1
+            m = int(FRAGMENT_MARGIN * max(wi, wj, hi, hj))
+            if ox * 2 < min(wi, wj) or oy < -m or oy * 4 > min(hi, hj):
+                continue
+            size = max(wi, wj, hi + hj - oy)
+            dvx = trf[i, T_VX] - trf[j, T_VX]
+            dvy = trf[i, T_VY] - trf[j, T_VY]
+            if math.sqrt(dvx * dvx + dvy * dvy) > SAME_VELOCITY * size:
+                continue
+            tr[j, T_X0] = min(tr[j, T_X0], tr[i, T_X0])
+            tr[j, T_Y0] = min(tr[j, T_Y0], tr[i, T_Y0])
+            tr[j, T_X1] = max(tr[j, T_X1], tr[i, T_X1])
+            tr[j, T_Y1] = max(tr[j, T_Y1], tr[i, T_Y1])
+            if tr[j, T_CONFIRMED] == 0:
+                # its birth footprint is the pair's: the feet were there, not under the torso
+                tr[j, T_BX] = (tr[j, T_X0] + tr[j, T_X1]) // 2
+                tr[j, T_BY] = max(tr[j, T_BY], tr[i, T_BY])
+            tr[j, T_FX] = (tr[j, T_X0] + tr[j, T_X1]) // 2
+            tr[j, T_FY] = tr[j, T_Y1]
+            for b in range(n_blobs):
+                if owner[b] == i:
+                    owner[b] = j
+            _drop(tr, trf, i)
+            break
 
     # 4. Confirmed tracks stacked as torso and legs of one person.
     for i in range(n_tracks):
