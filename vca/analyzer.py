@@ -197,8 +197,10 @@ class ChannelAnalyzer:
         n = self._blobs.find(self.min_pixels)
         t2 = time.perf_counter_ns()
         tracker = self._tracker
-        self.active = tracker.update(self._blobs.stats, n, self.now)
-        if self._protect is not None and self._mean is not None:
+        evidence = self._protect is not None and self._mean is not None
+        self.active = tracker.update(self._blobs.stats, n, self.now,
+                                     self._evidence.tentative if evidence else None)
+        if evidence:
             self._evidence.update(tracker.tr, luma, self._mean, self.foreground, dt)
             tracker.protect(self._evidence.share, GHOST_SHARE, STILL_SPEED, self.width, PROTECT_MARGIN,
                             self._protect)

@@ -78,20 +78,32 @@ def _rim_votes(luma, mean, fg, x0, y0, x1, y1, out):
 
 
 @njit(cache=True, nogil=True)
-def _update_ghost_share(tr, luma, mean, fg, a, share, votes):
-    """Smooth each matched confirmed track's ghost share toward this frame's votes.
+def _update_ghost_share(tr, luma, mean, fg, a, share, tally, tentative, votes):
+    """Smooth each matched confirmed track's ghost share toward this frame's votes; tally
+    an unconfirmed track's votes since its birth.
 
     tr: int64 (T, N_INT) vca.tracks state; a: smoothing rate 0..1 for this
     frame; share: float64 (T,) in/out (a new track starts at 0, a person);
+    tally: int64 (T, 2) in/out [ghost votes, all votes] since birth, unconfirmed tracks;
+    tentative: float64 (T,) out, ghost votes / all votes of that tally (0 below MIN_SAMPLES);
     votes: int64 (2,) scratch. Returns the number of tracks updated.
     """
     n = 0
     for t in range(tr.shape[0]):
         if tr[t, T_NEW] != 0:
             share[t] = 0.0
-        if tr[t, T_LIVE] == 0 or tr[t, T_CONFIRMED] == 0 or tr[t, T_MATCHED] == 0:
+            tally[t, 0] = 0
+            tally[t, 1] = 0
+            tentative[t] = 0.0
+        if tr[t, T_LIVE] == 0 or tr[t, T_MATCHED] == 0:
             continue
         _rim_votes(luma, mean, fg, tr[t, T_X0], tr[t, T_Y0], tr[t, T_X1], tr[t, T_Y1], votes)
+        if tr[t, T_CONFIRMED] == 0:
+            tally[t, 0] += votes[0]
+            tally[t, 1] += votes[1]
+            if tally[t, 1] >= MIN_SAMPLES:
+                tentative[t] = tally[t, 0] / tally[t, 1]
+            continue
         if votes[1] >= MIN_SAMPLES:
             share[t] += a * (votes[0] / votes[1] - share[t])
             n += 1
@@ -103,9 +115,14 @@ class ContourEvidence:
 
     def __init__(self, max_tracks: int):
         self.share = np.zeros(max_tracks, np.float64)
+        # unconfirmed tracks: ghost share of all votes since birth (vca.tracks refuses to
+        # confirm a ghost: what only the model still shows never walked in)
+        self.tentative = np.zeros(max_tracks, np.float64)
+        self._tally = np.zeros((max_tracks, 2), np.int64)
         self._votes = np.zeros(2, np.int64)
 
     def update(self, tr: np.ndarray, luma: np.ndarray, mean: np.ndarray, fg: np.ndarray, dt: float) -> int:
         """Fold this frame's outline votes in (dt: seconds since the last analysed frame)."""
         a = 1.0 - math.exp(-max(dt, 0.0) / TAU)
-        return _update_ghost_share(tr, luma, mean, fg, a, self.share, self._votes)
+        return _update_ghost_share(tr, luma, mean, fg, a, self.share, self._tally, self.tentative,
+                                   self._votes)

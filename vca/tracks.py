@@ -95,9 +95,11 @@ MAX_TRACKS = 64
 GRACE_SECONDS = 1.0
 CONFIRM_HITS = 3
 CONFIRM_SECONDS = 0.4
+CONFIRM_GHOST = 0.5       # share of outline votes: a tentative track seen more in the model than the frame is a ghost
 MOVE_SHARE = 0.3          # footprint displacement from birth, share of the box's larger side
 TENTATIVE_GRACE = 0.25    # an unconfirmed track unseen this long is dropped (flicker)
 FRAGMENT_MARGIN = 0.25
+FRAGMENT_GROWTH = 2.0     # a fragment may make a track at most this much taller than its recent tallest
 WITHIN_SHARE = 0.5        # of an unclaimed blob inside a matched track's predicted box: a piece of it
 GATE_BASE = 0.5
 GATE_PER_SECOND = 2.0
@@ -231,6 +233,11 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, score, owner, primary
             size = max(stats[p, X1] - stats[p, X0] + 1, stats[p, Y1] - stats[p, Y0] + 1,
                        tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
             m = int(FRAGMENT_MARGIN * size)
+            # a piece that would make the person far taller than lately is someone else's
+            tall = max(trf[i, T_TALL], float(stats[p, Y1] - stats[p, Y0] + 1))
+            grown = max(stats[b, Y1], stats[p, Y1]) - min(stats[b, Y0], stats[p, Y0]) + 1
+            if grown > FRAGMENT_GROWTH * tall:
+                continue
             if (_touches(stats, b, stats[p, X0], stats[p, Y0], stats[p, X1], stats[p, Y1], m)
                     or (_within_predicted(stats, b, trf, i) and _columns_overlap(stats, b, p))):
                 owner[b] = i
@@ -298,7 +305,8 @@ def _drop(tr, trf, i):
 
 
 @njit(cache=True, nogil=True)
-def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, owner, primary, next_id):
+def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, owner, primary, next_id,
+                   ghost):
     """Associate this frame's blobs with the tracks; returns confirmed live tracks.
 
     stats:   int64 (>= n_blobs, N_STATS) blob rows (vca.blobs columns).
@@ -308,6 +316,8 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
     primary: int32 (T,) scratch: the blob each track matched in steps 2a-2b, -1 none.
     next_id: int64 (1,) the next track id, advanced in place.
     height, width: the frame; a track predicted to have left it is ended.
+    ghost:   float64 (T,) per unconfirmed track, share of its outline votes that say ghost
+             (vca.contour); above CONFIRM_GHOST it is not confirmed.
     """
     n_tracks = tr.shape[0]
     # 1. Expire; predict.
@@ -480,7 +490,7 @@ def _update_tracks(stats, n_blobs, now, grace, height, width, tr, trf, score, ow
             size = max(tr[i, T_X1] - tr[i, T_X0] + 1, tr[i, T_Y1] - tr[i, T_Y0] + 1)
             dx = float(fx - tr[i, T_BX])
             dy = float(fy - tr[i, T_BY])
-            if math.sqrt(dx * dx + dy * dy) >= MOVE_SHARE * size:
+            if math.sqrt(dx * dx + dy * dy) >= MOVE_SHARE * size and ghost[i] <= CONFIRM_GHOST:
                 tr[i, T_CONFIRMED] = 1
                 trf[i, T_CREDIT] = now - trf[i, T_BORN]
                 tr[i, T_LX] = tr[i, T_BX]
@@ -702,18 +712,22 @@ class Tracker:
         self.owner = np.full(max_blobs, -1, np.int32)
         self._primary = np.full(max_tracks, -1, np.int32)
         self._next_id = np.ones(1, np.int64)
+        self._no_ghost = np.zeros(max_tracks, np.float64)
         self.active = 0
 
     @property
     def max_tracks(self) -> int:
         return self.tr.shape[0]
 
-    def update(self, stats: np.ndarray, n_blobs: int, now: float) -> int:
-        """Associate stats[:n_blobs] (vca.blobs rows) at analysed time `now`; returns confirmed live tracks."""
+    def update(self, stats: np.ndarray, n_blobs: int, now: float, ghost: np.ndarray | None = None) -> int:
+        """Associate stats[:n_blobs] (vca.blobs rows) at analysed time `now`; returns confirmed
+        live tracks. ghost: float64 (max_tracks,) unconfirmed tracks' ghost share
+        (vca.contour.ContourEvidence.tentative); None: no evidence, every track a person."""
         n = min(int(n_blobs), self.owner.shape[0])
         self.active = _update_tracks(stats, n, float(now), self.grace, self.height, self.width,
                                      self.tr, self.trf,
-                                     self._score, self.owner, self._primary, self._next_id)
+                                     self._score, self.owner, self._primary, self._next_id,
+                                     self._no_ghost if ghost is None else ghost)
         return self.active
 
     def protect(self, ghost_share: np.ndarray, max_share: float, max_speed: float, width: int,
