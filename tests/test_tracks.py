@@ -16,12 +16,12 @@ class Scene:
         self.blobs = BlobFinder(H, W)
         self.tracker = Tracker(**kw)
 
-    def frame(self, now, *boxes):
+    def frame(self, now, *boxes, ghost=None):
         self.blobs.image[:] = 0
         for x, y, w, h in boxes:
             self.blobs.image[y:y + h, x:x + w] = 1
         n = self.blobs.find(1)
-        return self.tracker.update(self.blobs.stats, n, now)
+        return self.tracker.update(self.blobs.stats, n, now, ghost)
 
 
 def test_walker_keeps_one_id_and_footprint_follows_the_feet():
@@ -147,6 +147,33 @@ def test_something_appearing_in_place_is_never_confirmed():
     for f in range(100):                          # a ghost or a dropped bag: never moves
         assert s.frame(f * DT, (60, 60, 12, 30)) == 0
     assert s.tracker.live_ids() == [1] and s.tracker.confirmed_ids() == []
+
+
+@pytest.mark.parametrize("share, confirmed", [(0.0, [1]), (0.9, [])])
+def test_ghost_growing_legs_is_confirmed_only_if_its_outline_is_the_frames(share, confirmed):
+    # a ghost's torso, then its legs join: the footprint jumps 14 px (> 0.3 of the box),
+    # which looks like walking; only the outline evidence tells a ghost (0.9) from a person
+    s = Scene()
+    ghost = np.full(s.tracker.max_tracks, share)
+    for f in range(60):
+        boxes = [(60, 40, 12, 16)] + ([(60, 58, 12, 14)] if f >= 10 else [])
+        s.frame(f * DT, *boxes, ghost=ghost)
+    assert s.tracker.confirmed_ids() == confirmed
+
+
+def test_newcomer_crossing_below_a_walker_is_not_taken_as_its_legs():
+    # sub-stream crossing (5 fps): B enters at the left edge walking right, just below A
+    # walking left; A's box grown by the fragment margin touches B's blob, but B would make
+    # A more than twice as tall as it has been: B stays a target of its own
+    s = Scene()
+    confirmed = set()
+    for f in range(22):
+        boxes = [(120 - 6 * f, 10, 11, 30)]
+        if f >= 14:
+            boxes.append((6 * (f - 14), 44, 13, 36))
+        s.frame(f * 0.2, *boxes)
+        confirmed.update(s.tracker.confirmed_ids())
+    assert len(confirmed) == 2
 
 
 def test_table_full_drops_new_blobs_without_error():

@@ -22,6 +22,9 @@ track, is a track's ghost share: ~0 for a person, ~1 for a ghost. The
 analyzer lets the background model absorb a ghost's pixels and protects a
 person's (vca.tracks._protect_targets), so a person standing for a minute
 is not dissolved from the rim and a ghost is not kept alive by its track.
+For unconfirmed tracks the votes are summed since birth instead
+(`tentative`, ghost votes / all votes): vca.tracks never confirms one that is
+mostly ghost.
 """
 from __future__ import annotations
 

@@ -35,7 +35,9 @@ Per frame, in this order:
       WITHIN_SHARE of its box in the track's predicted box as tall as it was
       lately (legs further below a thin torso than the margin: without this
       the box shrinks to the torso, the footprint jumps up and the legs start
-      a second visit).
+      a second visit). No fragment may make the track more than
+      FRAGMENT_GROWTH times as tall as it has been lately (someone crossing
+      just below a walker is not its legs).
    A matched track's box becomes the union of its blobs.
 3. Held in a group (found before any box moves): a confirmed track left
    unmatched whose predicted box overlaps a blob matched by another
@@ -67,7 +69,10 @@ least CONFIRM_HITS frames, is CONFIRM_SECONDS old and its footprint has
 moved MOVE_SHARE of its size away from where it was born. People walk into
 a scene; what appears in place and never moves (a ghost left by the
 background model, a dropped bag, a moved chair, a flickering fragment) is
-never a visit. On the confirmation frame the track is credited the time
+never a visit. Nor is a track whose outline, tallied over its unconfirmed
+life, shows more in the learned background than in the frame (ghost share >
+CONFIRM_GHOST, vca.contour; given by the analyzer): a ghost that grows or
+shrinks as pieces of it are segmented looks as if it moved. On the confirmation frame the track is credited the time
 since its birth, and its footprint path starts at its birth footprint, so
 nothing is lost to the delay. An unconfirmed track unseen for more than
 TENTATIVE_GRACE is dropped.
