@@ -300,3 +300,30 @@ def test_outline_votes_tell_a_person_from_a_ghost_and_match_their_twin(kind):
         assert out[1] == 0
     else:
         assert out[1] >= 20 and out[0] == (out[1] if kind == "ghost" else 0)
+
+
+def test_unconfirmed_ghost_tallies_ghost_votes_since_birth_and_a_person_none():
+    from vca.contour import ContourEvidence
+    from vca.tracks import N_INT, T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
+    h, w = 60, 160
+    luma = np.full((h, w), 100, np.uint8)
+    mean = np.full((h, w), 100 * 32, np.int16)
+    fg = np.zeros((h, w), np.uint8)
+    fg[10:50, 30:50] = fg[10:50, 100:120] = 1
+    luma[10:50, 30:50] = 60            # track 0: a person (in the frame)
+    mean[10:50, 100:120] = 60 * 32     # track 1: a ghost (only in the model)
+    tr = np.zeros((3, N_INT), np.int64)
+    tr[:, [T_LIVE, T_MATCHED, T_NEW]] = 1
+    tr[:, [T_Y0, T_Y1]] = 10, 49
+    tr[0, [T_X0, T_X1]] = 30, 49
+    tr[1, [T_X0, T_X1]] = tr[2, [T_X0, T_X1]] = 100, 119
+    tr[2, T_CONFIRMED] = 1             # confirmed: the smoothed share, not the birth tally
+    ev = ContourEvidence(3)
+    for k in range(5):
+        ev.update(tr, luma, mean, fg, 0.04)
+        tr[:, T_NEW] = 0
+    assert ev.tentative.tolist() == [0.0, 1.0, 0.0]
+    assert 0.0 < ev.share[2] < 0.5 and ev.share[:2].tolist() == [0.0, 0.0]
+    tr[1, T_NEW] = 1                   # the slot reused by a newcomer starts clean
+    ev.update(tr, luma * 0 + 100, mean * 0 + 3200, fg, 0.04)
+    assert ev.tentative[1] == 0.0
