@@ -8,6 +8,11 @@ real background model next to the same analyzer fed the ground-truth masks
 
     .venv/bin/python tools/score_counts.py [--samples NAME ...] [--no-sequences] [--tracks]
 
+Replays carry no outline evidence (no frame or learned background), so the
+tracker's ghost gate is off there: a ghost the real run refuses can count
+(sub-stream lights 7 here, 6 in tests/test_accuracy_samples.py; ibm_lobby 4
+vs 3). The tests are the measure; this tool is for tracker diagnostics.
+
 Foreground is cached in /tmp/score_counts (packed bits, keyed by clip and
 the model source) so tracker changes can be re-scored in seconds.
 """
