@@ -42,7 +42,10 @@ GHOST_SHARE), grown by PROTECT_MARGIN px, go to the model as `protect`
 bits: revealed-background seepage never starts there, so a person standing
 for a minute is not dissolved from the rim (shop_floor's 65 s stander keeps
 its track on >= 90 % of its frames, tested), while ghosts and walked-off spots still
-clear. Models without `protect` and `mean` (replays) get no feedback.
+clear. The same evidence, summed over an unconfirmed track's life, goes
+back to the tracker, which never confirms a mostly-ghost track (a person in
+the model's first frame leaves one that looks as if it moved when its
+pieces join). Models without `protect` and `mean` (replays) get no feedback.
 
 analysed_seconds: sum of min(dt, 1 s) over analysed (not settling) frames:
 how much video the totals cover ("has data").
