@@ -172,6 +172,8 @@ class PyAVCapture:
             raise SourceOpenError(f"{self.source}: no video stream; check the source is a video")
         stream = container.streams.video[0]
         cc = stream.codec_context
+        if cc is None:  # a damaged header can name a video stream FFmpeg has no decoder for
+            raise SourceOpenError(f"{self.source}: video stream has no decoder; check the source")
         if self.decoder_threads != 1:
             cc.thread_type = "AUTO"
             cc.thread_count = self.decoder_threads
