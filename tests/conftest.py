@@ -1,9 +1,18 @@
 """Shared fixtures: small real encoded clips written once per test session."""
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from tests.clips import grey_frames, make_clip, moving_square_frames
+
+# CI runs the property tests on a fixed seed: a red build must replay the same
+# examples; a developer's run keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 GREY_LEVELS = list(range(20, 220, 10))   # 20 frames, one flat grey level each
 
