@@ -22,7 +22,8 @@ on a shared machine the figures are only as good as that is small.
    busy and a step's memory traffic competes with the other worker's;
 4. with `find_capacity`: the largest N that runs at real-time pacing for the
    measurement window with no budget overrun and no capture drop, found by
-   doubling from half the estimate of step 2 and then bisecting.
+   doubling from half the estimate of step 2 and then bisecting; a probe
+   that fails while other processes used over 5 % of the cores is run again.
 
 Each run first waits until every channel is analysing (compiled code
 loaded, decoders started) and then counts only inside a window of `seconds`
@@ -48,6 +49,8 @@ REALTIME_FPS = 25.0
 START_TIMEOUT = 30.0    # wall seconds for every channel to deliver its first analysed frame
 SETTLE = 0.5            # wall seconds after that before the window opens
 MAX_CHANNELS = 1024     # capacity search ceiling (threads and file handles)
+NOISY = 0.05            # other processes' share of the cores above which a failed probe is retried
+NOISY_RETRIES = 2
 
 
 class ThroughputError(ValueError):
@@ -263,13 +266,19 @@ def find_capacity(source: str, seconds: float, analysis_width: int | None, fps: 
     runs: dict[int, RunResult] = {}
 
     def ok(n: int) -> bool:
-        r = run_channels(source, n, seconds, analysis_width, heat_map=True, speed="realtime", fps=fps)
-        runs[n] = r
-        if progress is not None:
-            progress(n, r)
-        # A late channel would show as drops; a channel far below its frame
-        # rate without drops is stuck, which is just as much a failure.
-        return r.overruns == 0 and r.drops == 0 and r.min_channel_fps >= 0.9 * fps
+        # A probe that fails while other processes took the cores says
+        # nothing about this appliance: try it again (twice at most).
+        for _ in range(1 + NOISY_RETRIES):
+            r = run_channels(source, n, seconds, analysis_width, heat_map=True, speed="realtime", fps=fps)
+            runs[n] = r
+            if progress is not None:
+                progress(n, r)
+            # A late channel would show as drops; a channel far below its frame
+            # rate without drops is stuck, which is just as much a failure.
+            passed = r.overruns == 0 and r.drops == 0 and r.min_channel_fps >= 0.9 * fps
+            if passed or r.other_cpu_share <= NOISY:
+                return passed
+        return False
 
     lo, hi = 0, None   # lo passed (0: none did), hi failed (None: none did)
     n = max(1, min(start, MAX_CHANNELS))
@@ -308,8 +317,9 @@ def _limit(r: RunResult) -> str:
         what.append(f"{r.overruns} budget overruns (p99 {r.p99_us:.0f} us vs budget {r.budget_us:.0f} us)")
     if not what:
         what.append(f"slowest channel {r.min_channel_fps:.1f} fps")
+    noisy = f", other processes {r.other_cpu_share * 100:.0f}%" if r.other_cpu_share > NOISY else ""
     return (f"at {r.channels} channels: {', '.join(what)}; CPU {r.cpu_share * 100:.0f}% of "
-            f"{os.cpu_count()} cores")
+            f"{os.cpu_count()} cores{noisy}")
 
 
 def _probe_json(r: RunResult) -> dict:
