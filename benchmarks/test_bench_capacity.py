@@ -86,4 +86,6 @@ def test_rss_stable(source):
     # The first minute holds one-off growth (allocator arenas, code caches).
     settled = [r for t, r in samples if t >= min(60.0, minutes * 30)]
     growth = settled[-1] - settled[0]
+    print(f"\nRSS {settled[0]:.0f} -> {settled[-1]:.0f} MB over minutes {min(1.0, minutes / 2):g}-{minutes:g} "
+          f"(growth {growth:+.1f} MB, peak {max(r for _, r in samples):.0f} MB)")
     assert growth < 8.0, f"RSS grew {growth:.1f} MB over {minutes:g} min: {settled[0]:.0f} -> {settled[-1]:.0f} MB"
