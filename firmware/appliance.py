@@ -64,8 +64,7 @@ class Appliance:
         self.totals = MemoryStatistics()
         self.store: StatisticsSink | None = None
         self._config_lock = threading.Lock()
-        self._console_thread: threading.Thread | None = None
-        self._console_port: Any = None
+        self._console_ports: list[Any] = []
         self._started = 0.0
         self.interrupted = False  # stopped by SIGINT/SIGTERM rather than by --duration
 
@@ -177,12 +176,11 @@ class Appliance:
             ports.append(open_port(kind))
         if tcp is not None:
             ports.append(open_port("tcp", tcp_port=tcp))
+        self._console_ports = ports
         for port in ports:
             self._say(f"console: {port.description}")
-            t = threading.Thread(target=serve, args=(port, self.service(), self.stop_event),
-                                 name=f"console-{port.description}", daemon=True)
-            t.start()
-            self._console_ports = ports
+            threading.Thread(target=serve, args=(port, self.service(), self.stop_event),
+                             name=f"console-{port.description}", daemon=True).start()
 
     # ------------------------------------------------------------------ run
 
@@ -224,7 +222,7 @@ class Appliance:
 
     def shutdown(self) -> None:
         self.stop_event.set()
-        for port in getattr(self, "_console_ports", []):
+        for port in self._console_ports:
             port.close()
         for c in self.channels.values():
             c.stop()

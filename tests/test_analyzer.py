@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import tracemalloc
-from pathlib import Path
 
 import av
 import numpy as np
