@@ -20,6 +20,7 @@ Statistics are bucketed by the frame's appliance time (`Frame.wall`).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -242,11 +243,10 @@ class Channel:
         hm = self.config.heat_map
         a = self._analyzer
         a.configure(hm.regions, hm.params)
-        p = hm.params
         info = self._info
         self._layout = Layout(
             grid_rows=a.grid_rows, grid_columns=a.grid_columns, regions=hm.regions,
-            params=(p.detection_sensitivity, p.background_update_rate, p.scene_change_level, p.minimum_target_size),
+            params=dataclasses.astuple(hm.params),  # in HeatMapParams' field order
             source_width=info.width, source_height=info.height,
             analysis_width=info.analysis_width, analysis_height=info.analysis_height,
         )
