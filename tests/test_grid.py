@@ -224,3 +224,23 @@ def test_accumulate_matches_slow_twin(frames):
     np.testing.assert_allclose(grid.dwell.reshape(-1), acc["d"])
     np.testing.assert_array_equal(grid.area_visits, acc["av"])
     np.testing.assert_allclose(grid.area_dwell, acc["ad"])
+
+
+def test_a_path_entering_another_area_inside_one_cell_visits_that_area():
+    # Found by the slow-twin property test: the path (29,11) -> (19,1) crosses from
+    # area 2 into area 1 inside a cell it had already sampled.
+    h, w, rows, cols = 24, 32, 5, 7
+    labels, _ = area_labels([[(0.1, 0.1), (0.9, 0.2), (0.5, 0.9)], [(0, 0), (1, 0), (1, 0.5)]], h, w)
+    grid = GridAccumulator(h, w, cols, rows, max_tracks=4)
+    tr = np.zeros((4, N_INT), np.int64)
+    trf = np.zeros((4, N_FLOAT))
+    tr[3, [T_LIVE, T_MATCHED, T_CONFIRMED, T_NEW, T_FX, T_FY, T_LX, T_LY]] = (1, 1, 1, 0, 19, 1, 29, 11)
+    trf[3, T_BORN] = 1.0
+    grid.accumulate(tr, trf, labels, 1.0, 1.0)
+    cell_last = np.full((4, rows * cols), -1e30, np.float32)
+    area_last = np.full((4, 9), -1e30, np.float32)
+    acc = {"v": np.zeros(rows * cols, np.int64), "d": np.zeros(rows * cols),
+           "av": np.zeros(9, np.int64), "ad": np.zeros(9)}
+    slow_accumulate(tr, trf, labels, rows, cols, grid._step, 1.0, 1.0, cell_last, area_last, acc)
+    assert acc["av"][1] == 1
+    np.testing.assert_array_equal(grid.area_visits, acc["av"])

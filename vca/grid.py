@@ -105,14 +105,18 @@ def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, step, now, grace, 
         # Path from the previous footprint (already visited unless just confirmed) to now.
         n = int(max(abs(fx - lx), abs(fy - ly)) / step)
         last_c = -1
+        last_k = -1
         for s in range(n):
             px = lx + (fx - lx) * s // n
             py = ly + (fy - ly) * s // n
             k = labels[py, px]
             c = row_of_y[py] * columns + col_of_x[px]
-            if k != 0 and c != last_c:
+            # Repeated samples of one cell are skipped, but only within one area:
+            # area borders do not follow cell borders.
+            if k != 0 and (c != last_c or k != last_k):
                 _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits)
                 last_c = c
+                last_k = k
         k = labels[fy, fx]
         if k == 0:
             continue
