@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hal.capture import PyAVCapture
-from hal.downscale import AreaDownscaler, area_downscale, downscale_factor
+from hal.downscale import (MAX_FACTOR, RECIPROCAL_BITS, AreaDownscaler, area_downscale,
+                           downscale_factor, reciprocal)
 
 
 def reference_downscale(src: np.ndarray, f: int) -> np.ndarray:
@@ -66,3 +67,27 @@ def test_decoded_frames_downscale_like_the_reference(clip):
 def test_bad_analysis_width_names_the_fix(bad):
     with pytest.raises(ValueError, match="analysis_width must be >= 1"):
         PyAVCapture("x.mp4", analysis_width=bad)
+
+
+@pytest.mark.parametrize("f", range(1, 12))
+def test_division_by_reciprocal_is_exact_for_every_block_sum(f):
+    m = reciprocal(f)
+    area = f * f
+    sums = np.arange(255 * area + area // 2 + 1, dtype=np.uint64)
+    if m:  # the kernel multiplies and shifts in uint32
+        assert int(sums[-1]) * m < 2 ** 32
+        np.testing.assert_array_equal((sums * np.uint64(m)) >> np.uint64(RECIPROCAL_BITS), sums // area)
+
+
+@pytest.mark.parametrize("f", [2, 3, 4, 5, 9])
+def test_each_kernel_branch_matches_the_reference_at_camera_sizes(f):
+    rng = np.random.default_rng(f)
+    src = rng.integers(0, 256, (9 * f + 1, 64 * f + 3), dtype=np.uint8)
+    src[:f, :f] = 255  # a saturated block: the largest sum each branch sees
+    np.testing.assert_array_equal(area_downscale(src, f), reference_downscale(src, f))
+
+
+def test_factor_is_capped_so_column_sums_fit():
+    assert downscale_factor(7680, 1) == MAX_FACTOR
+    with pytest.raises(ValueError, match="factor must be between 1 and"):
+        area_downscale(np.zeros((300, 300), np.uint8), MAX_FACTOR + 1)
