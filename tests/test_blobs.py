@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter, deque
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -133,3 +134,94 @@ def test_row_limit_reads_only_those_rows():
     assert finder.find(1) == 1 and finder.stats[0][AREA] == 40
     finder.limit_rows(0, 20)
     assert finder.find(1) == 3
+
+
+def pack_rows(img):
+    """Pure-NumPy twin of the packed layout: pixel c at bit c % 64 of word c // 64, padding 0."""
+    h, w = img.shape
+    padded = np.zeros((h, -(-w // 64) * 64), np.uint8)
+    padded[:, :w] = img != 0
+    return np.packbits(padded, axis=1, bitorder="little").view("<u8").astype(np.uint64)
+
+
+def raster_order(stats):
+    return [(int(s[AREA]), int(s[X0]), int(s[Y0]), int(s[X1]), int(s[Y1]), int(s[SUMX]), int(s[SUMY]))
+            for s in stats]
+
+
+# Runs painted on rows of widths around word boundaries: starts and ends at
+# columns 62..65 and 126..129 are likely, so runs cross words and single
+# pixels sit at column 63/64; a run may also fill the whole row.
+_edges = st.one_of(st.integers(0, 640), st.sampled_from([0, 1, 62, 63, 64, 65, 126, 127, 128, 129, 191, 192]))
+
+
+@st.composite
+def packed_masks(draw):
+    w = draw(st.sampled_from([1, 63, 64, 65, 70, 128, 130, 192, 640]))
+    h = draw(st.integers(1, 6))
+    img = np.zeros((h, w), np.uint8)
+    for _ in range(draw(st.integers(0, 14))):
+        y = draw(st.integers(0, h - 1))
+        a, b = sorted((draw(_edges) % (w + 1), draw(_edges) % (w + 1)))
+        if draw(st.booleans()):
+            a, b = 0, w                         # a full row
+        img[y, a:b] = 1
+    return img
+
+
+@settings(max_examples=300, deadline=None)
+@given(img=packed_masks())
+def test_packed_foreground_matches_slow_bfs_in_raster_order(img):
+    finder = BlobFinder(*img.shape)
+    n = finder.find_bits(1, pack_rows(img))
+    assert raster_order(finder.stats[:n]) == slow_components(img)
+
+
+def test_a_run_across_three_words_is_one_blob_with_exact_sums():
+    img = np.zeros((3, 200), np.uint8)
+    img[1, 60:140] = 1                          # crosses words 0 -> 1 -> 2
+    img[0, 63] = 1                              # touches it from above at the word edge
+    img[2, 140] = 1                             # touches it diagonally past its end
+    img[2, 142] = 1                             # one column too far: separate
+    finder = BlobFinder(3, 200)
+    n = finder.find_bits(1, pack_rows(img))
+    assert raster_order(finder.stats[:n]) == slow_components(img)
+    assert n == 2 and finder.stats[0][AREA] == 82 and finder.info[0] == 2
+
+
+def test_packed_rows_outside_the_limit_are_never_read():
+    img = np.zeros((20, 130), np.uint8)
+    img[8:12, 60:70] = 1
+    bits = pack_rows(img)
+    bits[:5] = ~np.uint64(0)                    # garbage, padding bits included, above the limit
+    bits[15:] = ~np.uint64(0)                   # and below it
+    finder = BlobFinder(20, 130)
+    finder.limit_rows(5, 15)
+    assert finder.find_bits(1, bits) == 1
+    assert raster_order(finder.stats[:1]) == slow_components(img)
+
+
+def test_packed_and_byte_paths_agree_when_runs_overflow():
+    img = np.zeros((64, 70), np.uint8)
+    img[::2, ::2] = 1                           # 32 x 35 isolated pixels, more than the run slots
+    a, b = BlobFinder(64, 70, max_blobs=4), BlobFinder(64, 70, max_blobs=4)
+    assert a.find(1, img) == b.find_bits(1, pack_rows(img)) == 4
+    assert (a.stats == b.stats).all() and a.info.tolist() == b.info.tolist()
+    assert a.info[3] == 32 * 35 - a._runs.shape[0]
+
+
+def test_wrong_packed_shape_is_one_clear_error():
+    finder = BlobFinder(10, 70)
+    with pytest.raises(ValueError, match="fg_bits"):
+        finder.find_bits(1, np.zeros((10, 1), np.uint64))
+
+
+def test_single_pixels_at_word_edges_are_each_found():
+    img = np.zeros((13, 130), np.uint8)
+    for i, c in enumerate((0, 63, 64, 127, 128, 129)):
+        img[2 * i, c] = 1                       # every other row: none of them touch
+    img[12, 64:] = 1                            # a run starting exactly on a word and running to the edge
+    finder = BlobFinder(13, 130)
+    n = finder.find_bits(1, pack_rows(img))
+    assert [(int(s[X0]), int(s[Y0]), int(s[X1])) for s in finder.stats[:n]] == [
+        (0, 0, 0), (63, 2, 63), (64, 4, 64), (127, 6, 127), (128, 8, 128), (129, 10, 129), (64, 12, 129)]

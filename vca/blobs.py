@@ -1,9 +1,23 @@
 """Connected components (8-connectivity) of the cleaned foreground, as blob statistics.
 
-Run-based union-find, no label image: the foreground is scanned once, eight
-pixels at a time over empty words, into horizontal runs; runs touching a run
-of the row above (8-neighbourhood) are joined; statistics are summed per run.
-Cost grows with the foreground, not the frame, apart from the word scan.
+Run-based union-find over bit-packed rows, no label image. The foreground
+comes as the background model keeps it: uint64 (H, ceil(W/64)), pixel c of a
+row at bit (c % 64) of word (c // 64), padding bits 0 (layout:
+vca.morphology). Each row is cut into maximal horizontal runs with bit
+tricks, a word at a time; runs touching a run of the row above
+(8-neighbourhood) are joined; statistics are summed per run. Cost is
+O(words + runs), not O(foreground pixels).
+
+Runs of one word, lowest first (t = count trailing zeros)::
+
+    w           = ..0011100110000    a run starts at bit t0 = ctz(w)
+    x = w|(w-1) = ..0011100111111    fill below it: the run is now the trailing ones
+    t1 = ctz(~x)                     first 0 after the run: run = [t0, t1 - 1]
+    x & (x+1)   = ..0011100000000    clear the trailing ones: the rest of the word
+
+If x is all ones the run reaches bit 63 and goes on into the next word's
+trailing ones (a whole-ones word is skipped), so a run across word
+boundaries comes out as one run.
 
 Neighbour mask of pixel X (8-connectivity); only the row above is looked at,
 the left neighbour is the same run::
@@ -37,15 +51,15 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from vca.morphology import _pack, rows_contiguous, words_per_row
 
 MAX_BLOBS = 256
 
 # Columns of the statistics rows.
 X0, Y0, X1, Y1, AREA, FX, FY, SUMX, SUMY = range(9)
 N_STATS = 9
-
-_ALL_ONES = np.uint64(0x0101010101010101)
-
 
 def max_runs_for(height: int, width: int, max_blobs: int = MAX_BLOBS) -> int:
     """Run slots preallocated: one per 16 pixels (at least 16 per blob slot).
@@ -88,11 +102,11 @@ def _union(parent, a, b):
 
 
 @njit(cache=True, nogil=True)
-def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, parent, comp, acc, stats, info):
-    """Label 8-connected components of a 0/1 image and keep those >= min_pixels.
+def _find_blobs_bits(bits, height, width, row_lo, row_hi, min_pixels, runs, parent, comp, acc, stats, info):
+    """Label 8-connected components of a bit-packed 0/1 image and keep those >= min_pixels.
 
-    flat:   uint8 (>= H*W,) the image, C order (nonzero = foreground).
-    words:  uint64 (>= ceil(H*W/8),) the same memory, for skipping empty words.
+    bits:   uint64 (>= row_hi, NW) packed rows (layout: module docstring),
+            NW * 64 >= width, padding bits 0.
     runs:   int32 (R, 3) scratch [y, x0, x1]; runs beyond R are dropped (counted).
     parent: int32 (R,) scratch; comp: int32 (R,) scratch; acc: int64 (R, N_STATS) scratch.
     stats:  int64 (M, N_STATS) out, one row per kept blob, in raster order of first pixel.
@@ -101,68 +115,55 @@ def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, pa
     Only rows row_lo..row_hi-1 are read (the caller knows the rest is empty).
     Returns the number of kept blobs.
     """
-    n_pix = row_hi * width
-    n_words = n_pix >> 3          # whole words; a tail of < 8 pixels goes byte by byte
+    nw = bits.shape[1]
+    one = np.uint64(1)
+    ones = ~np.uint64(0)
     n_runs = 0
     max_runs = runs.shape[0]
     runs_dropped = 0
-    cur_row = -2
     cur_start = 0
-    prev_start = 0
-    prev_end = 0
-    j = 0
-    i = row_lo * width
-    while i < n_pix:
-        if (i & 7) == 0:
-            # Skip empty words, four at a time: most of a frame is background.
-            w = i >> 3
-            while w + 4 <= n_words and (words[w] | words[w + 1] | words[w + 2] | words[w + 3]) == 0:
-                w += 4
-            while w < n_words and words[w] == 0:
-                w += 1
-            i = w << 3
-            if i >= n_pix:
+    for y in range(row_lo, row_hi):
+        # The row above's runs are runs[prev_start:prev_end], sorted by x.
+        prev_start = cur_start
+        prev_end = n_runs
+        cur_start = n_runs
+        j = prev_start
+        k = 0
+        w = bits[y, 0]
+        while True:
+            while w == 0 and k + 1 < nw:
+                k += 1
+                w = bits[y, k]
+            if w == 0:
                 break
-        if flat[i] == 0:
-            i += 1
-            continue
-        y = i // width
-        if y != cur_row:
-            if y == cur_row + 1:
-                prev_start = cur_start
-                prev_end = n_runs
+            a0 = k * 64 + np.int64(trailing_zeros(w))
+            x = w | (w - one)
+            while x == ones and k + 1 < nw:
+                k += 1
+                x = bits[y, k]
+            if x == ones:              # the row ends inside the run (W a multiple of 64)
+                a1 = nw * 64 - 1
+                w = np.uint64(0)
             else:
-                prev_start = n_runs
-                prev_end = n_runs
-            cur_row = y
-            cur_start = n_runs
-            j = prev_start
-        row_start = y * width
-        row_end = row_start + width
-        a0 = i - row_start
-        while i < row_end and flat[i] != 0:
-            i += 1
-            # Inside a run, whole words of 0/1 foreground go eight at a time.
-            while (i & 7) == 0 and i + 8 <= row_end and words[i >> 3] == _ALL_ONES:
-                i += 8
-        a1 = i - 1 - row_start
-        if n_runs == max_runs:
-            # A frame this fragmented is noise, not people: keep what fits.
-            runs_dropped += 1
-            continue
-        r = n_runs
-        runs[r, 0] = y
-        runs[r, 1] = a0
-        runs[r, 2] = a1
-        parent[r] = r
-        n_runs += 1
-        # Runs above are sorted by x: advance past those ending left of us.
-        while j < prev_end and runs[j, 2] < a0 - 1:
-            j += 1
-        k = j
-        while k < prev_end and runs[k, 1] <= a1 + 1:
-            _union(parent, r, k)
-            k += 1
+                a1 = k * 64 + np.int64(trailing_zeros(~x)) - 1
+                w = x & (x + one)
+            if n_runs == max_runs:
+                # A frame this fragmented is noise, not people: keep what fits.
+                runs_dropped += 1
+                continue
+            r = n_runs
+            runs[r, 0] = y
+            runs[r, 1] = a0
+            runs[r, 2] = a1
+            parent[r] = r
+            n_runs += 1
+            # Runs above are sorted by x: advance past those ending left of us.
+            while j < prev_end and runs[j, 2] < a0 - 1:
+                j += 1
+            m = j
+            while m < prev_end and runs[m, 1] <= a1 + 1:
+                _union(parent, r, m)
+                m += 1
     # Resolve roots to compact component numbers and sum statistics.
     n_comp = 0
     for r in range(n_runs):
@@ -220,20 +221,19 @@ def _find_blobs(flat, words, height, width, row_lo, row_hi, min_pixels, runs, pa
 class BlobFinder:
     """Preallocated connected-components state for one (height, width).
 
-    `image` is a C-contiguous uint8 (H, W) buffer whose memory is also seen
-    as uint64 words; give it to the foreground stage as its output so blobs
-    are found without a copy.
+    Per frame the analyzer calls `find_bits` on the model's packed
+    foreground. `image` is a C-contiguous uint8 (H, W) buffer for callers
+    holding a byte mask (the analyzer gives it to the model as its uint8
+    output); `find` packs it and runs the same kernel.
     """
 
     def __init__(self, height: int, width: int, max_blobs: int = MAX_BLOBS):
         if height < 1 or width < 1:
             raise ValueError(f"blob finder size {width}x{height}: width and height must be at least 1")
         self.height, self.width = int(height), int(width)
-        n_pix = self.height * self.width
-        n_words = (n_pix + 7) // 8
-        self._words = np.zeros(n_words, np.uint64)
-        self._flat = self._words.view(np.uint8)
-        self.image = self._flat[:n_pix].reshape(self.height, self.width)
+        self.image = np.zeros((self.height, self.width), np.uint8)
+        self._bits = np.zeros((self.height, words_per_row(self.width)), np.uint64)
+        self._bits_shape = self._bits.shape
         max_runs = max_runs_for(self.height, self.width, max_blobs)
         self._runs = np.zeros((max_runs, 3), np.int32)
         self._parent = np.zeros(max_runs, np.int32)
@@ -250,16 +250,29 @@ class BlobFinder:
             raise ValueError(f"row range {row_lo}..{row_hi} outside 0..{self.height}")
         self.row_lo, self.row_hi = int(row_lo), int(row_hi)
 
-    def find(self, min_pixels: int, image: np.ndarray | None = None) -> int:
-        """Blobs of `image` (default: self.image) with at least min_pixels; rows in self.stats[:n]."""
-        if image is not None and image is not self.image:
-            if image.shape != self.image.shape:
-                raise ValueError(f"foreground is {image.shape}, blob finder was made for {self.image.shape}")
-            self.image[...] = image  # deliberate copy: callers outside the analyzer hand arbitrary arrays
-        self.count = _find_blobs(self._flat, self._words, self.height, self.width, self.row_lo, self.row_hi,
-                                 int(min_pixels),
-                                 self._runs, self._parent, self._comp, self._acc, self.stats, self.info)
+    def find_bits(self, min_pixels: int, bits: np.ndarray) -> int:
+        """Blobs of packed foreground `bits` (uint64 (H, ceil(W/64)), layout:
+        vca.morphology, e.g. BackgroundModel.fg_bits) with at least min_pixels
+        pixels; rows in self.stats[:n]. Per-frame path: no copy, no allocation."""
+        if bits.shape != self._bits_shape or bits.dtype != np.uint64:
+            raise ValueError(f"packed foreground is {bits.dtype} {bits.shape}, blob finder needs uint64 "
+                             f"{self._bits_shape}: pass the model's fg_bits at the analysis size")
+        self.count = _find_blobs_bits(bits, self.height, self.width, self.row_lo, self.row_hi, min_pixels,
+                                      self._runs, self._parent, self._comp, self._acc, self.stats, self.info)
         return self.count
+
+    def find(self, min_pixels: int, image: np.ndarray | None = None) -> int:
+        """Blobs of 0/1 `image` (default: self.image) with at least min_pixels; rows in self.stats[:n]."""
+        if image is None:
+            image = self.image
+        elif image.shape != self.image.shape:
+            raise ValueError(f"foreground is {image.shape}, blob finder was made for {self.image.shape}")
+        elif image.dtype != np.uint8:
+            self.image[...] = image  # deliberate copy: the packer reads bytes
+            image = self.image
+        lo, hi = self.row_lo, self.row_hi
+        _pack(image[lo:hi], self._bits[lo:hi], rows_contiguous(image))
+        return self.find_bits(int(min_pixels), self._bits)
 
     def centroids(self) -> np.ndarray:
         """float64 (n, 2) (x, y) centroids of the last blobs found."""
