@@ -102,11 +102,10 @@ def _union(parent, a, b):
 
 
 @njit(cache=True, nogil=True)
-def _find_blobs_bits(bits, height, width, row_lo, row_hi, min_pixels, runs, parent, comp, acc, stats, info):
+def _find_blobs_bits(bits, row_lo, row_hi, min_pixels, runs, parent, comp, acc, stats, info):
     """Label 8-connected components of a bit-packed 0/1 image and keep those >= min_pixels.
 
-    bits:   uint64 (>= row_hi, NW) packed rows (layout: module docstring),
-            NW * 64 >= width, padding bits 0.
+    bits:   uint64 (>= row_hi, NW) packed rows (layout: module docstring), padding bits 0.
     runs:   int32 (R, 3) scratch [y, x0, x1]; runs beyond R are dropped (counted).
     parent: int32 (R,) scratch; comp: int32 (R,) scratch; acc: int64 (R, N_STATS) scratch.
     stats:  int64 (M, N_STATS) out, one row per kept blob, in raster order of first pixel.
@@ -161,41 +160,49 @@ def _find_blobs_bits(bits, height, width, row_lo, row_hi, min_pixels, runs, pare
             while j < prev_end and runs[j, 2] < a0 - 1:
                 j += 1
             m = j
-            while m < prev_end and runs[m, 1] <= a1 + 1:
-                _union(parent, r, m)
+            if m < prev_end and runs[m, 1] <= a1 + 1:
+                # r is the newest run, so the root of the first run it touches
+                # is smaller: that union is one find.
+                parent[r] = _find(parent, m)
                 m += 1
-    # Resolve roots to compact component numbers and sum statistics.
+                while m < prev_end and runs[m, 1] <= a1 + 1:
+                    _union(parent, r, m)
+                    m += 1
+    # Resolve roots to compact component numbers and sum statistics. A
+    # parent never has a larger index than its child (roots are the smallest
+    # index, path halving only moves towards them), so in index order the
+    # parent's component is already known: one lookup per run, no find.
+    # Runs come in raster order: a component's first run sets Y0, its last Y1.
     n_comp = 0
     for r in range(n_runs):
-        root = _find(parent, r)
-        if root == r:
-            comp[r] = n_comp
-            c = n_comp
-            n_comp += 1
-            acc[c, X0] = width
-            acc[c, Y0] = height
-            acc[c, X1] = -1
-            acc[c, Y1] = -1
-            acc[c, AREA] = 0
-            acc[c, SUMX] = 0
-            acc[c, SUMY] = 0
-        else:
-            c = comp[root]
         y = runs[r, 0]
         a0 = runs[r, 1]
         a1 = runs[r, 2]
         length = a1 - a0 + 1
+        # Sum of a0..a1: (a0 + a1) * length is always even, so this is exact.
+        sx = (a0 + a1) * length >> 1
+        p = parent[r]
+        if p == r:
+            c = n_comp
+            n_comp += 1
+            comp[r] = c
+            acc[c, X0] = a0
+            acc[c, Y0] = y
+            acc[c, X1] = a1
+            acc[c, Y1] = y
+            acc[c, AREA] = length
+            acc[c, SUMX] = sx
+            acc[c, SUMY] = y * length
+            continue
+        c = comp[p]
+        comp[r] = c
         if a0 < acc[c, X0]:
             acc[c, X0] = a0
         if a1 > acc[c, X1]:
             acc[c, X1] = a1
-        if y < acc[c, Y0]:
-            acc[c, Y0] = y
-        if y > acc[c, Y1]:
-            acc[c, Y1] = y
+        acc[c, Y1] = y
         acc[c, AREA] += length
-        # Sum of a0..a1: (a0 + a1) * length is always even, so this is exact.
-        acc[c, SUMX] += (a0 + a1) * length // 2
+        acc[c, SUMX] += sx
         acc[c, SUMY] += y * length
     kept = 0
     dropped = 0
@@ -236,8 +243,8 @@ class BlobFinder:
         self._bits_shape = self._bits.shape
         max_runs = max_runs_for(self.height, self.width, max_blobs)
         self._runs = np.zeros((max_runs, 3), np.int32)
-        self._parent = np.zeros(max_runs, np.int32)
         self._comp = np.zeros(max_runs, np.int32)
+        self._parent = np.zeros(max_runs, np.int32)
         self._acc = np.zeros((max_runs, N_STATS), np.int64)
         self.stats = np.zeros((max_blobs, N_STATS), np.int64)
         self.info = np.zeros(4, np.int64)
@@ -257,7 +264,7 @@ class BlobFinder:
         if bits.shape != self._bits_shape or bits.dtype != np.uint64:
             raise ValueError(f"packed foreground is {bits.dtype} {bits.shape}, blob finder needs uint64 "
                              f"{self._bits_shape}: pass the model's fg_bits at the analysis size")
-        self.count = _find_blobs_bits(bits, self.height, self.width, self.row_lo, self.row_hi, min_pixels,
+        self.count = _find_blobs_bits(bits, self.row_lo, self.row_hi, min_pixels,
                                       self._runs, self._parent, self._comp, self._acc, self.stats, self.info)
         return self.count
 
