@@ -7,7 +7,8 @@ people); each stage is then timed alone on the inputs it saw in that run:
 
     model      BackgroundModel.apply (model pass + its packed 3x3 clean-up)
     cleanup    Cleaner.clean of the raw mask (3x3 open + close, incl. pack/unpack)
-    blobs      BlobFinder.find on the cleaned foreground
+    blobs      BlobFinder.find on the cleaned foreground (packs the bytes, then labels)
+    blobs_bits BlobFinder.find_bits on the packed foreground (the analyzer's path)
     tracks     Tracker.update on those blobs
     grid       GridAccumulator.accumulate on those tracks
     step       ChannelAnalyzer.step: everything, as the firmware calls it
@@ -147,6 +148,28 @@ def test_blobs(benchmark, size):
     info(benchmark, size)
     p99_us(benchmark)
     assert max(counts) >= 1, "no blob found on frames with people in them"
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_blobs_bits(benchmark, size):
+    tr = trace(size)
+    finder = BlobFinder(tr.h, tr.w)
+    # Packed as the model keeps it (layout: vca.morphology); not timed.
+    pad = -tr.w % 64
+    bits = [np.packbits(np.pad(fg, ((0, 0), (0, pad))), axis=1, bitorder="little").view("<u8")
+            for fg in tr.fg]
+    order = ping_pong(tr.n)
+    seen = []
+
+    def one():
+        i = next(order)
+        seen.append((i, finder.find_bits(tr.min_pixels, bits[i])))
+
+    benchmark.pedantic(one, rounds=rounds(benchmark, size))
+    info(benchmark, size)
+    p99_us(benchmark)
+    i, n = seen[-1]
+    assert np.array_equal(finder.stats[:n], tr.stats[i]), "packed and byte foreground gave different blobs"
 
 
 @pytest.mark.parametrize("size", list(SIZES))
