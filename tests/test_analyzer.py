@@ -6,9 +6,12 @@ import tracemalloc
 import av
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.clips import make_clip
 from vca.analyzer import ChannelAnalyzer, GridTotals
+from vca.morphology import pack
 from vca.params import HeatMapParams
 
 try:
@@ -293,12 +296,29 @@ def test_outline_votes_tell_a_person_from_a_ghost_and_match_their_twin(kind):
     luma = luma.astype(np.uint8)
     mean = mean.astype(np.int16)
     out = np.zeros(2, np.int64)
-    _rim_votes(luma, mean, fg, 30, 10, 49, 49, out)
+    _rim_votes(luma, mean, pack(fg), w, 30, 10, 49, 49, out)
     assert out.tolist() == twin_rim_votes(luma, mean, fg, 30, 10, 49, 49)
     if kind == "noise":       # neither edge: no votes at all
         assert out[1] == 0
     else:
         assert out[1] >= 20 and out[0] == (out[1] if kind == "ghost" else 0)
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1), width=st.sampled_from([9, 63, 64, 65, 70, 130, 200]),
+       box=st.tuples(st.integers(-3, 210), st.integers(-3, 40), st.integers(-3, 210), st.integers(-3, 40)))
+@settings(max_examples=150, deadline=None)
+def test_outline_votes_on_packed_rows_match_the_twin_anywhere(seed, width, box):
+    # Crossings at word edges (63|64, 127|128), boxes hanging off the frame, masks of any texture.
+    from vca.contour import _rim_votes
+    rng = np.random.default_rng(seed)
+    h = 36
+    fg = (rng.random((h, width)) < rng.random()).astype(np.uint8)
+    luma = rng.integers(0, 256, (h, width)).astype(np.uint8)
+    mean = rng.integers(0, 256 * 32, (h, width)).astype(np.int16)
+    x0, y0, x1, y1 = box
+    out = np.zeros(2, np.int64)
+    _rim_votes(luma, mean, pack(fg), width, x0, y0, x1, y1, out)
+    assert out.tolist() == twin_rim_votes(luma, mean, fg, x0, y0, x1, y1)
 
 
 def test_unconfirmed_ghost_tallies_ghost_votes_since_birth_and_a_person_none():
@@ -319,10 +339,10 @@ def test_unconfirmed_ghost_tallies_ghost_votes_since_birth_and_a_person_none():
     tr[2, T_CONFIRMED] = 1             # confirmed: the smoothed share, not the birth tally
     ev = ContourEvidence(3)
     for k in range(5):
-        ev.update(tr, luma, mean, fg, 0.04)
+        ev.update(tr, luma, mean, pack(fg), 0.04)
         tr[:, T_NEW] = 0
     assert ev.tentative.tolist() == [0.0, 1.0, 0.0]
     assert 0.0 < ev.share[2] < 0.5 and ev.share[:2].tolist() == [0.0, 0.0]
     tr[1, T_NEW] = 1                   # the slot reused by a newcomer starts clean
-    ev.update(tr, luma * 0 + 100, mean * 0 + 3200, fg, 0.04)
+    ev.update(tr, luma * 0 + 100, mean * 0 + 3200, pack(fg), 0.04)
     assert ev.tentative[1] == 0.0

@@ -45,7 +45,7 @@ its track on >= 90 % of its frames, tested), while ghosts and walked-off spots s
 clear. The same evidence, summed over an unconfirmed track's life, goes
 back to the tracker, which never confirms a mostly-ghost track (a person in
 the model's first frame leaves one that looks as if it moved when its
-pieces join). Models without `protect` and `mean` (replays) get no feedback.
+pieces join). Models without `protect`, `mean` and `fg_bits` (replays) get no feedback.
 
 analysed_seconds: sum of min(dt, 1 s) over analysed (not settling) frames:
 how much video the totals cover ("has data").
@@ -122,6 +122,9 @@ class ChannelAnalyzer:
         # Only a model that learns a mean and accepts protection gets the feedback.
         self._protect = getattr(model, "protect", None)
         self._mean = getattr(model, "mean", None)
+        # A model that keeps its cleaned foreground bit-packed lets blobs and
+        # outlines read the words instead of the bytes (vca.blobs, vca.contour).
+        self._packed = hasattr(model, "fg_bits")
         self._evidence = ContourEvidence(max_tracks)
         self.n_areas = 0
         self._regions_key: tuple | None = None
@@ -197,14 +200,15 @@ class ChannelAnalyzer:
             dt = DT_CAP
         self.now += dt
         self._analysed += dt
-        n = self._blobs.find(self.min_pixels)
+        bits = self._model.fg_bits if self._packed else None
+        n = self._blobs.find(self.min_pixels) if bits is None else self._blobs.find_bits(self.min_pixels, bits)
         t2 = time.perf_counter_ns()
         tracker = self._tracker
-        evidence = self._protect is not None and self._mean is not None
+        evidence = bits is not None and self._protect is not None and self._mean is not None
         self.active = tracker.update(self._blobs.stats, n, self.now,
                                      self._evidence.tentative if evidence else None)
         if evidence:
-            self._evidence.update(tracker.tr, luma, self._mean, self.foreground, dt)
+            self._evidence.update(tracker.tr, luma, self._mean, bits, dt)
             tracker.protect(self._evidence.share, GHOST_SHARE, STILL_SPEED, self.width, PROTECT_MARGIN,
                             self._protect)
         t3 = time.perf_counter_ns()

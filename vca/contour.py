@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from vca.tracks import T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
 
@@ -44,48 +45,78 @@ RATIO = 2            # one edge must be this many times the other to vote
 SCALE = 32           # BackgroundModel.mean is in 1/32 grey level
 
 
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bit(bits, y, x):
+    return (bits[y, x >> 6] >> np.uint64(x & 63)) & _ONE
+
+
 @njit(cache=True, nogil=True)
-def _rim_votes(luma, mean, fg, x0, y0, x1, y1, out):
+def _rim_votes(luma, mean, bits, width, x0, y0, x1, y1, out):
     """Ghost votes along the outline inside box (x0, y0, x1, y1), inclusive.
 
     luma: uint8 (H, W) any strides; mean: int16 (H, W) learned background in
-    1/SCALE grey; fg: uint8 (H, W) 0/1 cleaned foreground. out: int64 (2,)
-    receives [ghost votes, all votes].
+    1/SCALE grey; bits: uint64 (H, ceil(W/64)) the cleaned foreground,
+    packed as in vca.morphology (BackgroundModel.fg_bits); width: W.
+    out: int64 (2,) receives [ghost votes, all votes].
+
+    The outline crossings of a row are the set bits of w ^ (w >> 1) (pixel
+    x differs from x + 1), visited with count-trailing-zeros, so a row costs
+    its words and crossings rather than its pixels.
     """
-    h, w = fg.shape
+    h, nw = bits.shape
     ghost = 0
     total = 0
     xa = max(x0 - 1, INSET)
-    xb = min(x1, w - 2 - INSET)
+    xb = min(x1, width - 2 - INSET)
+    if xa > xb:
+        out[0] = 0
+        out[1] = 0
+        return
+    k0 = xa >> 6
+    k1 = xb >> 6
+    first = _ALL << np.uint64(xa & 63)
+    last = _ALL >> np.uint64(63 - (xb & 63))
     for y in range(max(y0, 0), min(y1, h - 1) + 1, ROW_STEP):
-        for x in range(xa, xb + 1):
-            a = fg[y, x]
-            if a == fg[y, x + 1]:
-                continue
-            if a != 0:           # right edge of foreground between x and x + 1
-                p = x - INSET
-                q = x + 1 + INSET
-            else:                # left edge
-                p = x + 1 + INSET
-                q = x - INSET
-            if fg[y, p] == 0 or fg[y, q] != 0:
-                continue         # a sliver or a hole narrower than the inset says nothing
-            e_f = abs(np.int32(luma[y, p]) - np.int32(luma[y, q])) * SCALE
-            e_m = abs(np.int32(mean[y, p]) - np.int32(mean[y, q]))
-            g = (e_m > RATIO * e_f) & (e_m >= MIN_EDGE * SCALE)
-            f = (e_f > RATIO * e_m) & (e_f >= MIN_EDGE * SCALE)
-            ghost += g
-            total += g | f
+        for k in range(k0, k1 + 1):
+            w = bits[y, k]
+            nxt = bits[y, k + 1] if k + 1 < nw else np.uint64(0)
+            t = w ^ ((w >> _ONE) | (nxt << np.uint64(63)))
+            if k == k0:
+                t &= first
+            if k == k1:
+                t &= last
+            while t != 0:
+                x = k * 64 + np.int64(trailing_zeros(t))
+                t &= t - _ONE
+                if _bit(bits, y, x) != 0:   # right edge of foreground between x and x + 1
+                    p = x - INSET
+                    q = x + 1 + INSET
+                else:                       # left edge
+                    p = x + 1 + INSET
+                    q = x - INSET
+                if _bit(bits, y, p) == 0 or _bit(bits, y, q) != 0:
+                    continue  # a sliver or a hole narrower than the inset says nothing
+                e_f = abs(np.int32(luma[y, p]) - np.int32(luma[y, q])) * SCALE
+                e_m = abs(np.int32(mean[y, p]) - np.int32(mean[y, q]))
+                g = (e_m > RATIO * e_f) & (e_m >= MIN_EDGE * SCALE)
+                f = (e_f > RATIO * e_m) & (e_f >= MIN_EDGE * SCALE)
+                ghost += g
+                total += g | f
     out[0] = ghost
     out[1] = total
 
 
 @njit(cache=True, nogil=True)
-def _update_ghost_share(tr, luma, mean, fg, a, share, tally, tentative, votes):
+def _update_ghost_share(tr, luma, mean, bits, width, a, share, tally, tentative, votes):
     """Smooth each matched confirmed track's ghost share toward this frame's votes; tally
     an unconfirmed track's votes since its birth.
 
-    tr: int64 (T, N_INT) vca.tracks state; a: smoothing rate 0..1 for this
+    tr: int64 (T, N_INT) vca.tracks state; luma, mean, bits, width: as for
+    `_rim_votes`; a: smoothing rate 0..1 for this
     frame; share: float64 (T,) in/out (a new track starts at 0, a person);
     tally: int64 (T, 2) in/out [ghost votes, all votes] since birth, unconfirmed tracks;
     tentative: float64 (T,) out, ghost votes / all votes of that tally (0 below MIN_SAMPLES);
@@ -100,7 +131,7 @@ def _update_ghost_share(tr, luma, mean, fg, a, share, tally, tentative, votes):
             tentative[t] = 0.0
         if tr[t, T_LIVE] == 0 or tr[t, T_MATCHED] == 0:
             continue
-        _rim_votes(luma, mean, fg, tr[t, T_X0], tr[t, T_Y0], tr[t, T_X1], tr[t, T_Y1], votes)
+        _rim_votes(luma, mean, bits, width, tr[t, T_X0], tr[t, T_Y0], tr[t, T_X1], tr[t, T_Y1], votes)
         if tr[t, T_CONFIRMED] == 0:
             tally[t, 0] += votes[0]
             tally[t, 1] += votes[1]
@@ -124,8 +155,10 @@ class ContourEvidence:
         self._tally = np.zeros((max_tracks, 2), np.int64)
         self._votes = np.zeros(2, np.int64)
 
-    def update(self, tr: np.ndarray, luma: np.ndarray, mean: np.ndarray, fg: np.ndarray, dt: float) -> int:
-        """Fold this frame's outline votes in (dt: seconds since the last analysed frame)."""
+    def update(self, tr: np.ndarray, luma: np.ndarray, mean: np.ndarray, fg_bits: np.ndarray,
+               dt: float) -> int:
+        """Fold this frame's outline votes in (dt: seconds since the last analysed frame;
+        fg_bits: the packed cleaned foreground, BackgroundModel.fg_bits)."""
         a = 1.0 - math.exp(-max(dt, 0.0) / TAU)
-        return _update_ghost_share(tr, luma, mean, fg, a, self.share, self._tally, self.tentative,
-                                   self._votes)
+        return _update_ghost_share(tr, luma, mean, fg_bits, luma.shape[1], a, self.share, self._tally,
+                                   self.tentative, self._votes)

@@ -398,6 +398,15 @@ def _apply(mask: np.ndarray, ops: str) -> np.ndarray:
     return res
 
 
+def pack(mask: np.ndarray) -> np.ndarray:
+    """uint64 (H, ceil(W/64)) packed rows of a uint8 (H, W) mask (nonzero = 1)."""
+    if mask.dtype != np.uint8 or mask.ndim != 2:
+        raise ValueError(f"mask must be a 2-D uint8 array (got {mask.dtype}, ndim={mask.ndim})")
+    out = np.zeros((mask.shape[0], words_per_row(mask.shape[1])), np.uint64)
+    _pack(mask, out, rows_contiguous(mask))
+    return out
+
+
 def erode3x3(mask: np.ndarray) -> np.ndarray:
     """3x3 erosion of a 0/1 uint8 mask (outside counts as foreground)."""
     return _apply(mask, "e")
