@@ -75,30 +75,36 @@ def decode_counts(blob: bytes) -> np.ndarray:
 def rebuild_day(conn: sqlite3.Connection, channel: int, day_start: int) -> None:
     """Recompute the `days` rows of one (channel, day) from its hours, one row per layout.
 
-    Runs inside the caller's transaction, so hours and their roll-up change together.
+    Totals and grids of an hour go to the row of their layout. The hour
+    itself (`hours`, `hours_with_data`) is counted once, for the layout in
+    force at its end (its last row by rowid, as `latest_layout` reads it):
+    an hour in which the areas were redrawn has two rows but is one hour,
+    and has data if either row has. Runs inside the caller's transaction,
+    so hours and their roll-up change together.
     """
     conn.execute("DELETE FROM days WHERE channel = ? AND day_start = ?", (channel, day_start))
     rows = conn.execute(
-        "SELECT layout_id, visits, dwell_cs, area_visits, area_dwell_cs, visits_total, dwell_total,"
+        "SELECT hour_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs, visits_total, dwell_total,"
         " analysed_seconds, scene_changes FROM hours"
-        " WHERE channel = ? AND hour_start >= ? AND hour_start < ?",
+        " WHERE channel = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start, rowid",
         (channel, day_start, day_start + DAY),
     ).fetchall()
     acc: dict[int, list] = {}
-    for layout_id, v, d, av, ad, vt, dt, an, sc in rows:
+    for k, (hour, layout_id, v, d, av, ad, vt, dt, an, sc) in enumerate(rows):
         grids = [decode_counts(v), decode_counts(d), decode_counts(av), decode_counts(ad)]
         a = acc.get(layout_id)
         if a is None:
-            acc[layout_id] = [*grids, vt, dt, an, sc, 1, int(an > 0)]
-            continue
+            a = acc[layout_id] = [*(np.zeros_like(g) for g in grids), 0, 0.0, 0.0, 0, 0, 0]
         for i in range(4):
             a[i] += grids[i]
         a[4] += vt
         a[5] += dt
         a[6] += an
         a[7] += sc
-        a[8] += 1
-        a[9] += int(an > 0)
+        last_of_hour = k + 1 == len(rows) or rows[k + 1][0] != hour
+        if last_of_hour:
+            a[8] += 1
+            a[9] += int(any(r[8] > 0 for r in rows if r[0] == hour))
     conn.executemany(
         "INSERT INTO days (channel, day_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs,"
         " visits_total, dwell_total, analysed_seconds, scene_changes, hours, hours_with_data)"
@@ -155,9 +161,20 @@ def m002_daily_rollup(conn: sqlite3.Connection) -> None:
         rebuild_day(conn, channel, day_start)
 
 
+def m003_count_each_hour_once(conn: sqlite3.Connection) -> None:
+    """Roll the days up again: an hour with two layouts (areas redrawn mid-hour) was
+    counted twice in `hours` and `hours_with_data`; `rebuild_day` now counts it once."""
+    days = conn.execute(
+        "SELECT DISTINCT channel, hour_start - hour_start % ? FROM hours", (DAY,)
+    ).fetchall()
+    for channel, day_start in days:
+        rebuild_day(conn, channel, day_start)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_hourly_statistics,
     m002_daily_rollup,
+    m003_count_each_hour_once,
 )
 
 

@@ -73,8 +73,9 @@ class StoredRow:
     dwell_total: float
     analysed_seconds: float
     scene_changes: int
-    hours: int                  # hour rows summed (1 for an hourly row)
-    hours_with_data: int        # of which analysed_seconds > 0
+    hours: int                  # hours summed, each counted on its last layout's row (an hourly
+                                # row: 1, or 0 when a later layout took the rest of the hour)
+    hours_with_data: int        # of which some row has analysed_seconds > 0
     _visits: bytes
     _dwell_cs: bytes
     _area_visits: bytes
@@ -226,10 +227,14 @@ class SqliteStatistics:
 
     def _rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
         if unit == "hour":
+            # The hour counts once, on its last row (the layout in force at its end),
+            # as in the daily roll-up (`rebuild_day`).
             sql = (
                 "SELECT hour_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
-                " 1, analysed_seconds > 0, visits, dwell_cs, area_visits, area_dwell_cs"
-                " FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start, rowid"
+                " rowid = MAX(rowid) OVER h, rowid = MAX(rowid) OVER h AND MAX(analysed_seconds > 0) OVER h,"
+                " visits, dwell_cs, area_visits, area_dwell_cs"
+                " FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
+                " WINDOW h AS (PARTITION BY hour_start) ORDER BY hour_start, rowid"
             )
         elif unit == "day":
             sql = (

@@ -149,6 +149,21 @@ def test_daily_report_of_the_layout_change_day_uses_the_new_grid_and_counts_what
     assert [b.has_data for b in rep.buckets] == [9 <= h < 21 for h in range(24)]
 
 
+def test_an_hour_whose_areas_were_redrawn_counts_once_in_every_report(tmp_path):
+    rng = np.random.default_rng(11)
+    with SqliteStatistics(tmp_path) as store:
+        # 10:00-10:20 under the old areas, the rest of the hour and 11:00 under the new ones.
+        store.record(hour_record(4, datetime(2026, 11, 24, 10), rng, analysed=1200.0))
+        store.record(hour_record(4, datetime(2026, 11, 24, 10), rng, layout=NEW_LAYOUT, analysed=2400.0))
+        store.record(hour_record(4, datetime(2026, 11, 24, 11), rng, layout=NEW_LAYOUT))
+        reports = [build_report(store, 4, kind, date(2026, 11, 24)) for kind in ("daily", "weekly", "monthly", "annual")]
+    for rep in reports:
+        assert rep.hours_with_data == 2, rep.report_type
+        assert rep.excluded_hours == 0, rep.report_type   # 10:00 ended under the new areas
+        assert rep.analysed_seconds == 1200 + 2400 + 3600
+    assert [b.hours_with_data for b in reports[0].buckets if b.has_data] == [1, 1]
+
+
 # --------------------------------------------------------------------------- edge cases
 
 

@@ -53,7 +53,14 @@ def reference_days(records: list[HourRecord]) -> dict[tuple[int, int, Layout], d
         d["visits_total"] += r.visits_total
         d["dwell_total"] += r.dwell_total
         d["analysed"] += r.analysed_seconds
-        d["hours"].add(r.hour_start)
+    # An hour counts once, for the layout whose row it got last (areas redrawn mid-hour).
+    layouts_of_hour: dict[tuple[int, int], list[Layout]] = {}
+    for r in records:
+        seen = layouts_of_hour.setdefault((r.channel, r.hour_start), [])
+        if r.layout not in seen:
+            seen.append(r.layout)
+    for (channel, hour), layouts in layouts_of_hour.items():
+        out[(channel, hour - hour % 86400, layouts[-1])]["hours"].add(hour)
     return out
 
 
@@ -205,6 +212,29 @@ def test_fresh_store_equals_one_upgraded_from_the_first_migration(tmp_path):
     assert [(d.start, d.visits_total, d.hours) for d in days] == [(d.start, d.visits_total, d.hours) for d in fresh_days]
     for a, b in zip(days, fresh_days):
         assert np.array_equal(a.visits(), b.visits()) and np.array_equal(a.dwell_cs(), b.dwell_cs())
+
+
+def test_upgrade_counts_an_hour_with_redrawn_areas_once(tmp_path):
+    # A store written up to m002, whose roll-up gave each layout of a redrawn hour the whole hour.
+    rng = np.random.default_rng(6)
+    other = Layout(4, 4, (), (50, 50, 50, 50), 640, 360, 320, 180)
+    conn = sqlite3.connect(tmp_path / FILENAME, isolation_level=None)
+    apply_migrations(conn, upto="m002_daily_rollup")
+    from firmware.store import layout_to_json
+    for layout in (LAYOUT, other):
+        conn.execute("INSERT INTO layouts (spec) VALUES (?)", (layout_to_json(layout),))
+    for layout_id, layout in ((1, LAYOUT), (2, other)):
+        r = hour_record(1, 86400 * 400 + 3600 * 9, rng, layout=layout, analysed=1800.0)
+        blobs = (encode_counts(r.visits), encode_counts(np.rint(r.dwell * DWELL_UNITS)),
+                 encode_counts(r.area_visits), encode_counts(np.rint(r.area_dwell * DWELL_UNITS)))
+        conn.execute("INSERT INTO hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (1, r.hour_start, layout_id, *blobs, r.visits_total, r.dwell_total, 1800.0, 0))
+        conn.execute("INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)",
+                     (1, 86400 * 400, layout_id, *blobs, r.visits_total, r.dwell_total, 1800.0, 0))
+    conn.close()
+    with SqliteStatistics(tmp_path) as store:
+        days = {store.layout(d.layout_id): (d.hours, d.hours_with_data) for d in store.rows(1, 0, 10**9, "day")}
+    assert days == {LAYOUT: (0, 0), other: (1, 1)}
 
 
 def test_a_store_from_a_newer_firmware_is_refused(tmp_path):
