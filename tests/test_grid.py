@@ -45,10 +45,11 @@ def test_square_moving_one_cell_per_frame():
     expected_visits = np.zeros((8, 8), np.int32)
     expected_visits[4, 4:7] = 1
     np.testing.assert_array_equal(s.grid.visits, expected_visits)
-    # the 0.4 s since birth are credited where it was confirmed
-    np.testing.assert_allclose(s.grid.dwell[4, 4:7], [0.4, 0.1, 0.1])
+    # the 0.4 s since birth are shared along the 32 px walked since (8 samples of 4 px):
+    # only the last two lie in the area; every later frame adds its 0.1 s where it walked
+    np.testing.assert_allclose(s.grid.dwell[4, 4:7], [0.1, 0.1, 0.1])
     assert s.grid.area_visits[:2].tolist() == [1, 1]
-    assert s.grid.area_dwell[1] == pytest.approx(0.6)
+    assert s.grid.area_dwell[1] == pytest.approx(0.3)
 
 
 def test_fast_walker_leaves_an_unbroken_trail():
@@ -58,6 +59,9 @@ def test_fast_walker_leaves_an_unbroken_trail():
     assert s.tracker.confirmed_ids() == [1]
     # footprint x 3..59, y 35: columns 0..14 of row 8, none skipped, each once
     assert s.grid.visits[8].tolist() == [1] * 15 + [0] and s.grid.visits.sum() == 15
+    # and its 0.7 s are laid along the same lane, not on every other cell where a frame caught it
+    assert (s.grid.dwell[8, 1:15] > 0).all() and s.grid.dwell.sum() == pytest.approx(0.7)
+    assert s.grid.dwell[8, 1:15] == pytest.approx(np.full(14, 0.05))
 
 
 def test_cells_outside_all_areas_stay_zero():
@@ -181,18 +185,16 @@ def slow_accumulate(tr, trf, labels, rows, cols, step, now, grace, cell_last, ar
                 table[i, idx] = rel
             return c, k
 
-        # the path, sampled every `step` px (floor division towards the start), then the footprint
+        # the path, sampled every `step` px (floor division towards the start), then the footprint;
+        # the credit is shared by the samples after the first (the previous footprint)
         n = int(max(abs(fx - lx), abs(fy - ly)) / step)
-        for s in range(n):
-            visit(lx + (fx - lx) * s // n, ly + (fy - ly) * s // n)
-        hit = visit(fx, fy)
-        if hit is None:
-            continue
-        c, k = hit
-        credit = min(trf[i, T_CREDIT], DT_CAP)
-        acc["d"][c] += credit
-        acc["ad"][k] += credit
-        acc["ad"][0] += credit
+        share = min(trf[i, T_CREDIT], DT_CAP) / max(n, 1)
+        hits = [visit(lx + (fx - lx) * s // n, ly + (fy - ly) * s // n) for s in range(n)]
+        hits = hits[1:] + [visit(fx, fy)]
+        for c, k in filter(None, hits):
+            acc["d"][c] += share
+            acc["ad"][k] += share
+            acc["ad"][0] += share
 
 
 track_row = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1),

@@ -21,10 +21,11 @@ they were once the scene settles. scene_changes counts declarations.
 
 DEFINITIONS of visits and dwell (cell, area, any area; grace time 1 s;
 re-entry after the grace time counts again): see vca.grid. In short, per
-confirmed track at its footprint (bottom centre of its box) when inside an
-area: dwell += seconds since the track was last matched (capped at 1 s);
-a visit to a cell / area / any area counts when the track was not there
-during the last grace seconds.
+confirmed track along its footprint path (bottom centre of its box, from
+the previous frame's to this frame's) where inside an area: dwell += the
+seconds since the track was last matched (capped at 1 s), shared evenly
+along the path; a visit to a cell / area / any area counts when the track
+was not there during the last grace seconds.
 
 WHERE THE MODEL LOOKS. The background model analyses the areas grown by
 ANALYSIS_MARGIN (8 % of the larger frame side: 51 px at 640x360) in every

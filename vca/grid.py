@@ -16,9 +16,15 @@ at DT_CAP = 1 s, paused while a scene change settles):
 
 - dwell (cell c, area k, any area): on each frame a confirmed track is
   matched, the seconds since it was last matched (on its confirmation frame:
-  since its birth; capped at DT_CAP) are added to the cell, the area and the
-  any-area total of F. A target briefly lost (within the grace time) gets
-  the lost interval credited where it is found again. Units: target-seconds.
+  since its birth; capped at DT_CAP) are spread evenly over the samples of
+  its footprint path after the previous footprint (the last sample is the
+  footprint now; a target that did not move has that one sample), and each
+  sample inside an area adds its share to its cell, its area and the
+  any-area total. So a walker's time is laid along its trail, unbroken at
+  low frame rates, and only the part of an interval spent inside an area
+  counts there. A target briefly lost (within the grace time) gets the lost
+  interval spread over the line from where it was lost to where it is found.
+  Units: target-seconds.
 - footprint path: on each frame a confirmed track is matched, the straight
   line from its previous footprint (on its confirmation frame: its birth
   footprint) to its footprint now, sampled every half cell. A fast walker
@@ -31,8 +37,6 @@ at DT_CAP = 1 s, paused while a scene change settles):
   track and counts again.
 - visits (area k / any area): the same rule with "in area k" / "in any
   area" in place of "in cell c". visits_total is the any-area count.
-  Dwell is credited only at the footprint now; a path that crosses an area
-  and ends outside it gives a visit without dwell.
 
 Accumulators: visits int32 (rows, columns), dwell float64 (rows, columns),
 area_visits int64 (1 + MAX_AREAS,), area_dwell float64 (1 + MAX_AREAS,);
@@ -87,6 +91,8 @@ def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, step, now, grace, 
     visits:     int32 (rows*columns,); dwell: float64 (rows*columns,).
     area_visits: int64 (1 + MAX_AREAS,); area_dwell: float64 (1 + MAX_AREAS,).
     Returns the number of tracks credited dwell.
+    (The path's first sample is the previous footprint: it is visited, for a
+    track just confirmed, but its time was credited on the previous frame.)
     """
     n_tracks = tr.shape[0]
     credited = 0
@@ -104,29 +110,39 @@ def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, step, now, grace, 
         ly = tr[i, T_LY]
         # Path from the previous footprint (already visited unless just confirmed) to now.
         n = int(max(abs(fx - lx), abs(fy - ly)) / step)
+        # The interval was spent walking that path: each of its n samples after the
+        # previous footprint (the last one is the footprint now) gets an equal share.
+        share = min(trf[i, T_CREDIT], cap) / max(n, 1)
         last_c = -1
         last_k = -1
+        dwelt = False
         for s in range(n):
             px = lx + (fx - lx) * s // n
             py = ly + (fy - ly) * s // n
             k = labels[py, px]
+            if k == 0:
+                continue
             c = row_of_y[py] * columns + col_of_x[px]
             # Repeated samples of one cell are skipped, but only within one area:
             # area borders do not follow cell borders.
-            if k != 0 and (c != last_c or k != last_k):
+            if c != last_c or k != last_k:
                 _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits)
                 last_c = c
                 last_k = k
+            if s > 0:
+                dwell[c] += share
+                area_dwell[k] += share
+                area_dwell[0] += share
+                dwelt = True
         k = labels[fy, fx]
-        if k == 0:
-            continue
-        c = row_of_y[fy] * columns + col_of_x[fx]
-        _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits)
-        credited += 1
-        credit = min(trf[i, T_CREDIT], cap)
-        dwell[c] += credit
-        area_dwell[k] += credit
-        area_dwell[0] += credit
+        if k != 0:
+            c = row_of_y[fy] * columns + col_of_x[fx]
+            _visit(i, rel, grace, c, k, cell_last, area_last, visits, area_visits)
+            dwell[c] += share
+            area_dwell[k] += share
+            area_dwell[0] += share
+            dwelt = True
+        credited += dwelt
     return credited
 
 
