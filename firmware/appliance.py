@@ -1,6 +1,7 @@
 """The appliance: boot, run and shut down, as ordered named steps.
 
-Boot:  state directory -> statistics store -> channels (capture inputs open,
+Boot:  state directory -> statistics store -> analytics kernels loaded
+       (`vca.warmup`) -> channels (capture inputs open,
        each one's source, codec, size and fps printed) -> frame budgets ->
        console. Recordings are stepped by a worker pool
        (`firmware.scheduler`), live cameras by a thread each.
@@ -38,6 +39,7 @@ from firmware.service import ChannelStatus, ServiceError
 from firmware.stats import MemoryStatistics, StatisticsSink
 from hal.capture import PyAVCapture, is_live
 from hal.input import CaptureInput
+from vca.warmup import warm_up
 
 log = logging.getLogger("firmware.appliance")
 
@@ -73,7 +75,7 @@ class Appliance:
     def boot(self) -> None:
         self._say(f"{self.config.appliance.name}: booting, {len(self.config.channels)} channel(s), "
                   f"clock {clock.format_clock(self.options.start)}, speed {self.options.speed}")
-        for step in (self._open_state_dir, self._open_store, self._start_channels,
+        for step in (self._open_state_dir, self._open_store, self._load_analytics, self._start_channels,
                      self._plan_budgets, self._start_console):
             log.debug("boot: %s", step.__name__.lstrip("_"))
             step()
@@ -105,6 +107,14 @@ class Appliance:
         for ch in self.config.channels:
             self.store.set_channel_name(ch.id, ch.name)
         self._say(f"statistics store {self.store.path}")
+
+    def _load_analytics(self) -> None:
+        # Every kernel now, not at its first use: a kernel first needed by a
+        # scene change would otherwise load (or compile) with the GIL held
+        # while every channel is running (vca.warmup).
+        t0 = time.monotonic()
+        warm_up()
+        self._say(f"analytics loaded in {time.monotonic() - t0:.1f} s")
 
     def _start_channels(self) -> None:
         stop_at = None if self.options.duration is None else self.options.start + self.options.duration

@@ -116,6 +116,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     from hal.capture import PyAVCapture
     from hal.input import CaptureInput
 
+    warm_up()  # as the appliance's boot does: no kernel loads while channels run
     budget = frame_budget_us([fps] * n, analytics_share)
     sink = MemoryStatistics()
     hm = HeatMapConfig(enabled=heat_map, regions=(MOST_OF_FRAME,))
