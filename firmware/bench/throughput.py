@@ -115,6 +115,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     from firmware.stats import MemoryStatistics
     from hal.capture import PyAVCapture
     from hal.input import CaptureInput
+    from vca.warmup import warm_up
 
     warm_up()  # as the appliance's boot does: no kernel loads while channels run
     budget = frame_budget_us([fps] * n, analytics_share)
