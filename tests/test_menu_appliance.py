@@ -33,7 +33,7 @@ appliance:
   export_device: {usb}
   status_interval: 3600
   checkpoint_interval: 1
-  console: {{idle_logout: 60, color: false}}
+  console: {{idle_logout: {idle}, color: false}}
 channels:
   - id: 1
     name: Lobby
@@ -50,12 +50,12 @@ channels:
 class Appliance:
     """`nvr run --console pty` in a subprocess; its output is collected by a thread."""
 
-    def __init__(self, tmp: Path, state: Path | None = None):
+    def __init__(self, tmp: Path, state: Path | None = None, idle_logout: int = 60):
         self.dir = tmp
         make_clip(tmp / "clip.mp4", moving_square_frames(75, size=(160, 120)), fps=25)
         (tmp / "usb").mkdir(exist_ok=True)
         self.config = tmp / "nvr.yaml"
-        self.config.write_text(CONFIG.format(usb=tmp / "usb"))
+        self.config.write_text(CONFIG.format(usb=tmp / "usb", idle=idle_logout))
         self.state = state or tmp / "state"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "firmware", "run", "--config", str(self.config),
@@ -328,5 +328,24 @@ def test_five_wrong_passwords_lock_the_console_across_reconnects(tmp_path):
         assert "Main Menu" not in term.before
         a.detach(term)
         assert any("console locked for 60 s" in line for line in a.lines)
+    finally:
+        a.stop()
+
+
+def test_an_idle_operator_is_logged_out_and_the_console_asks_for_a_login_again(tmp_path):
+    state = tmp_path / "state"
+    done = subprocess.run([sys.executable, "-m", "firmware", "passwd", "--state-dir", str(state)],
+                          input=PASSWORD + "\n", text=True, capture_output=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    a = Appliance(tmp_path, state, idle_logout=10)   # the shortest the configuration allows
+    try:
+        term = a.attach()
+        log_in(term)
+        select(term, 1)                               # walked away in the middle of a menu
+        t0 = time.monotonic()
+        term.expect_exact("Idle for 10 s: logged out.", timeout=20)
+        assert 9.5 <= time.monotonic() - t0 <= 15
+        log_in(term)                                  # and the next operator gets back in
+        assert any("idle logout" in line for line in a.lines)
     finally:
         a.stop()
