@@ -76,11 +76,12 @@ def rebuild_day(conn: sqlite3.Connection, channel: int, day_start: int) -> None:
     """Recompute the `days` rows of one (channel, day) from its hours, one row per layout.
 
     Totals and grids of an hour go to the row of their layout. The hour
-    itself (`hours`, `hours_with_data`) is counted once, for the layout in
-    force at its end (its last row by rowid, as `latest_layout` reads it):
-    an hour in which the areas were redrawn has two rows but is one hour,
-    and has data if either row has. Runs inside the caller's transaction,
-    so hours and their roll-up change together.
+    itself (`hours`, `hours_with_data`) is counted once, for the layout it
+    ended under: its last written row with analysed time, else its last
+    written row (rowid order is write order; the store re-inserts a row it
+    adds to). An hour in which the areas were redrawn has two rows but is
+    one hour. Runs inside the caller's transaction, so hours and their
+    roll-up change together.
     """
     conn.execute("DELETE FROM days WHERE channel = ? AND day_start = ?", (channel, day_start))
     rows = conn.execute(
@@ -89,6 +90,11 @@ def rebuild_day(conn: sqlite3.Connection, channel: int, day_start: int) -> None:
         " WHERE channel = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start, rowid",
         (channel, day_start, day_start + DAY),
     ).fetchall()
+    ended_under: dict[int, int] = {}  # hour -> index of the row it ended under
+    for k, row in enumerate(rows):
+        e = ended_under.get(row[0])
+        if e is None or row[8] > 0 or rows[e][8] <= 0:
+            ended_under[row[0]] = k
     acc: dict[int, list] = {}
     for k, (hour, layout_id, v, d, av, ad, vt, dt, an, sc) in enumerate(rows):
         grids = [decode_counts(v), decode_counts(d), decode_counts(av), decode_counts(ad)]
@@ -101,10 +107,9 @@ def rebuild_day(conn: sqlite3.Connection, channel: int, day_start: int) -> None:
         a[5] += dt
         a[6] += an
         a[7] += sc
-        last_of_hour = k + 1 == len(rows) or rows[k + 1][0] != hour
-        if last_of_hour:
+        if ended_under[hour] == k:
             a[8] += 1
-            a[9] += int(any(r[8] > 0 for r in rows if r[0] == hour))
+            a[9] += int(an > 0)
     conn.executemany(
         "INSERT INTO days (channel, day_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs,"
         " visits_total, dwell_total, analysed_seconds, scene_changes, hours, hours_with_data)"

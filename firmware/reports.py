@@ -6,9 +6,10 @@ containing it in 7 daily buckets; monthly = its calendar month, one bucket per
 day; annual = its calendar year in 12 monthly buckets.
 
 A report holds the space heat map (visits and dwell grids summed over the
-period, under the layout in force at the end of the period; hours recorded
+period, under the layout in force at the end of the period; hours that ended
 under another layout are left out of the grids and counted in
-`excluded_hours`), the time heat map (per bucket: visits, dwell, average dwell
+`excluded_hours`, and so is, from the grids only, the part of an hour before
+its areas were redrawn), the time heat map (per bucket: visits, dwell, average dwell
 per visit, and whether any hour of it was analysed), totals over every hour,
 and the channel's name, areas and parameters. A bucket without analysed time
 has `has_data` false and no numbers, never zeros.
@@ -77,7 +78,7 @@ class Report:
     analysed_seconds: float
     scene_changes: int
     hours_with_data: int
-    excluded_hours: int         # hours with data under another layout, left out of the grids
+    excluded_hours: int         # hours with data that ended under another layout (left out of the grids)
     generated: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
 
     @property

@@ -73,9 +73,9 @@ class StoredRow:
     dwell_total: float
     analysed_seconds: float
     scene_changes: int
-    hours: int                  # hours summed, each counted on its last layout's row (an hourly
-                                # row: 1, or 0 when a later layout took the rest of the hour)
-    hours_with_data: int        # of which some row has analysed_seconds > 0
+    hours: int                  # hours summed, each counted once, on the row of the layout it
+                                # ended under (an hourly row: 1, or 0 for an earlier layout's part)
+    hours_with_data: int        # of which analysed_seconds > 0
     _visits: bytes
     _dwell_cs: bytes
     _area_visits: bytes
@@ -105,6 +105,13 @@ def layout_from_json(text: str) -> Layout:
     d["regions"] = tuple(tuple(tuple(p) for p in r) for r in d["regions"])
     d["params"] = tuple(d["params"])
     return Layout(**d)
+
+
+# True on the row of its hour the hour ended under: the last written with analysed
+# time, else the last written (rows are re-inserted on every write, so rowid order
+# is write order).
+_ENDED_UNDER = ("rowid = COALESCE(MAX(CASE WHEN analysed_seconds > 0 THEN rowid END) OVER h,"
+                " MAX(rowid) OVER h)")
 
 
 class SqliteStatistics:
@@ -227,11 +234,11 @@ class SqliteStatistics:
 
     def _rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
         if unit == "hour":
-            # The hour counts once, on its last row (the layout in force at its end),
-            # as in the daily roll-up (`rebuild_day`).
+            # The hour counts once, on the row of the layout it ended under (as the
+            # daily roll-up, `rebuild_day`, and `latest_layout` pick it).
             sql = (
                 "SELECT hour_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
-                " rowid = MAX(rowid) OVER h, rowid = MAX(rowid) OVER h AND MAX(analysed_seconds > 0) OVER h,"
+                f" {_ENDED_UNDER}, {_ENDED_UNDER} AND analysed_seconds > 0,"
                 " visits, dwell_cs, area_visits, area_dwell_cs"
                 " FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
                 " WINDOW h AS (PARTITION BY hour_start) ORDER BY hour_start, rowid"
@@ -337,18 +344,14 @@ class SqliteStatistics:
             key,
         ).fetchone()
         totals = [int(rec.visits_total), float(rec.dwell_total), float(rec.analysed_seconds), int(rec.scene_changes)]
-        if old is None:
-            self._conn.execute(
-                "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs,"
-                " visits_total, dwell_total, analysed_seconds, scene_changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*key, *(encode_counts(g) for g in grids), *totals),
-            )
-            return
-        summed = [decode_counts(b) + g.reshape(-1) for b, g in zip(old[:4], grids)]
-        totals = [a + b for a, b in zip(old[4:], totals)]
+        if old is not None:
+            grids = [decode_counts(b) + g.reshape(-1) for b, g in zip(old[:4], grids)]
+            totals = [a + b for a, b in zip(old[4:], totals)]
+            # Delete and insert rather than update: the row moves to the end of rowid
+            # order, so areas redrawn A -> B -> A within an hour end the hour under A.
+            self._conn.execute("DELETE FROM hours WHERE channel = ? AND hour_start = ? AND layout_id = ?", key)
         self._conn.execute(
-            "UPDATE hours SET visits = ?, dwell_cs = ?, area_visits = ?, area_dwell_cs = ?, visits_total = ?,"
-            " dwell_total = ?, analysed_seconds = ?, scene_changes = ?"
-            " WHERE channel = ? AND hour_start = ? AND layout_id = ?",
-            (*(encode_counts(g) for g in summed), *totals, *key),
+            "INSERT INTO hours (channel, hour_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs,"
+            " visits_total, dwell_total, analysed_seconds, scene_changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, *(encode_counts(g) for g in grids), *totals),
         )

@@ -149,6 +149,24 @@ def test_daily_report_of_the_layout_change_day_uses_the_new_grid_and_counts_what
     assert [b.has_data for b in rep.buckets] == [9 <= h < 21 for h in range(24)]
 
 
+def test_a_redrawn_hour_belongs_to_the_areas_it_ended_under(tmp_path):
+    rng = np.random.default_rng(12)
+    day = date(2026, 11, 24)
+    with SqliteStatistics(tmp_path) as store:
+        # 09:00: the old areas all hour, then the new ones saved a second before 10:00
+        # (nothing analysed under them, only the settling scene change).
+        store.record(hour_record(5, datetime(2026, 11, 24, 9), rng, analysed=3599.0))
+        store.record(hour_record(5, datetime(2026, 11, 24, 9), rng, layout=NEW_LAYOUT, analysed=0.0))
+        # 12:00: redrawn and put back within the hour: it ends under the old areas.
+        for layout, seconds in ((LAYOUT, 1200.0), (NEW_LAYOUT, 60.0), (LAYOUT, 2340.0)):
+            store.record(hour_record(5, datetime(2026, 11, 24, 12), rng, layout=layout, analysed=seconds))
+        rep = build_report(store, 5, "daily", day)
+        week = build_report(store, 5, "weekly", day)
+    for r in (rep, week):
+        assert r.layout == LAYOUT and r.hours_with_data == 2 and r.excluded_hours == 0
+    assert rep.analysed_seconds == 3599 + 0 + 1200 + 60 + 2340
+
+
 def test_an_hour_whose_areas_were_redrawn_counts_once_in_every_report(tmp_path):
     rng = np.random.default_rng(11)
     with SqliteStatistics(tmp_path) as store:

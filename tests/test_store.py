@@ -53,14 +53,15 @@ def reference_days(records: list[HourRecord]) -> dict[tuple[int, int, Layout], d
         d["visits_total"] += r.visits_total
         d["dwell_total"] += r.dwell_total
         d["analysed"] += r.analysed_seconds
-    # An hour counts once, for the layout whose row it got last (areas redrawn mid-hour).
-    layouts_of_hour: dict[tuple[int, int], list[Layout]] = {}
+    # An hour counts once, for the layout it ended under: that of its last record with
+    # analysed time, else of its last record.
+    ended_under: dict[tuple[int, int], HourRecord] = {}
     for r in records:
-        seen = layouts_of_hour.setdefault((r.channel, r.hour_start), [])
-        if r.layout not in seen:
-            seen.append(r.layout)
-    for (channel, hour), layouts in layouts_of_hour.items():
-        out[(channel, hour - hour % 86400, layouts[-1])]["hours"].add(hour)
+        e = ended_under.get((r.channel, r.hour_start))
+        if e is None or r.analysed_seconds > 0 or e.analysed_seconds <= 0:
+            ended_under[(r.channel, r.hour_start)] = r
+    for (channel, hour), r in ended_under.items():
+        out[(channel, hour - hour % 86400, r.layout)]["hours"].add(hour)
     return out
 
 
