@@ -37,6 +37,7 @@ from firmware.geometry import polygon_problem
 from firmware.scheduler import WorkerPool
 from firmware.service import ChannelStatus, ServiceError
 from firmware.stats import MemoryStatistics, StatisticsSink
+from hal import downscale
 from hal.capture import PyAVCapture, is_live
 from hal.input import CaptureInput
 from vca.warmup import warm_up
@@ -114,6 +115,7 @@ class Appliance:
         # while every channel is running (vca.warmup).
         t0 = time.monotonic()
         warm_up()
+        downscale.warm_up()
         self._say(f"analytics loaded in {time.monotonic() - t0:.1f} s")
 
     def _start_channels(self) -> None:

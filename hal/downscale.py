@@ -35,9 +35,10 @@ def downscale_factor(width: int, analysis_width: int | None) -> int:
 def reciprocal(f: int) -> int:
     """Multiplier m with ((s * m) >> RECIPROCAL_BITS) == s // (f * f) for every block sum s
     of uint8 pixels plus rounding (s <= 255.5 f^2); exact while f <= 8, 0 beyond
-    (the kernel then divides)."""
+    (the kernel then divides). The products stay below 2^32."""
     area = f * f
-    if 256 * area * area >= 1 << RECIPROCAL_BITS:  # the error term s * (m - 2^B / area) must stay < 2^B / area
+    # Exact when the error s * (m - 2^B / area) / 2^B < 1 / area for the largest s.
+    if (255 * area + area // 2) * area >= 1 << RECIPROCAL_BITS:
         return 0
     return (1 << RECIPROCAL_BITS) // area + 1
 
@@ -134,3 +135,14 @@ def area_downscale(src: np.ndarray, f: int, out: np.ndarray | None = None) -> np
         raise ValueError(f"out must be uint8 {shape} for factor {f} (got {out.dtype} {out.shape})")
     _area_downscale(src, f, reciprocal(f), np.empty(shape[1] * f, np.uint16), out)
     return out
+
+
+def warm_up() -> None:
+    """Load the kernel for both plane layouts a decoder hands out (rows padded, or not), as
+    `vca.warmup` does for the analysis: a capture opened while other channels run (a
+    camera coming back) must not load it then, with the GIL held."""
+    plane = np.zeros((6, 48), np.uint8)
+    for src in (plane[:, :42], plane):
+        for f in (2, 3):
+            h, w = src.shape[0] // f, src.shape[1] // f
+            _area_downscale(src, f, reciprocal(f), np.empty(w * f, np.uint16), np.empty((h, w), np.uint8))

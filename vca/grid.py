@@ -91,8 +91,9 @@ def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, step, now, grace, 
     visits:     int32 (rows*columns,); dwell: float64 (rows*columns,).
     area_visits: int64 (1 + MAX_AREAS,); area_dwell: float64 (1 + MAX_AREAS,).
     Returns the number of tracks credited dwell.
-    (The path's first sample is the previous footprint: it is visited, for a
-    track just confirmed, but its time was credited on the previous frame.)
+    (The path's first sample is the previous footprint, or the birth footprint
+    of a track just confirmed: it is visited, but no time is spent there on
+    this frame's interval, which is shared by the n samples after it.)
     """
     n_tracks = tr.shape[0]
     credited = 0

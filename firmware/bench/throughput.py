@@ -115,9 +115,11 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     from firmware.stats import MemoryStatistics
     from hal.capture import PyAVCapture
     from hal.input import CaptureInput
+    from hal import downscale
     from vca.warmup import warm_up
 
     warm_up()  # as the appliance's boot does: no kernel loads while channels run
+    downscale.warm_up()
     budget = frame_budget_us([fps] * n, analytics_share)
     sink = MemoryStatistics()
     hm = HeatMapConfig(enabled=heat_map, regions=(MOST_OF_FRAME,))
