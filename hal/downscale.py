@@ -143,6 +143,4 @@ def warm_up() -> None:
     camera coming back) must not load it then, with the GIL held."""
     plane = np.zeros((6, 48), np.uint8)
     for src in (plane[:, :42], plane):
-        for f in (2, 3):
-            h, w = src.shape[0] // f, src.shape[1] // f
-            _area_downscale(src, f, reciprocal(f), np.empty(w * f, np.uint16), np.empty((h, w), np.uint8))
+        area_downscale(src, 2)

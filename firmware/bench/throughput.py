@@ -113,9 +113,9 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     from firmware.config import ChannelConfig, HeatMapConfig
     from firmware.scheduler import WorkerPool
     from firmware.stats import MemoryStatistics
+    from hal import downscale
     from hal.capture import PyAVCapture
     from hal.input import CaptureInput
-    from hal import downscale
     from vca.warmup import warm_up
 
     warm_up()  # as the appliance's boot does: no kernel loads while channels run
