@@ -35,7 +35,7 @@ from vca.analyzer import STAGE_NAMES, ChannelAnalyzer
 from vca.background import BackgroundModel
 from vca.blobs import BlobFinder, min_target_pixels
 from vca.grid import GridAccumulator
-from vca.morphology import Cleaner
+from vca.morphology import Cleaner, pack
 from vca.params import HeatMapParams
 from vca.tracks import Tracker
 
@@ -154,10 +154,7 @@ def test_blobs(benchmark, size):
 def test_blobs_bits(benchmark, size):
     tr = trace(size)
     finder = BlobFinder(tr.h, tr.w)
-    # Packed as the model keeps it (layout: vca.morphology); not timed.
-    pad = -tr.w % 64
-    bits = [np.packbits(np.pad(fg, ((0, 0), (0, pad))), axis=1, bitorder="little").view("<u8")
-            for fg in tr.fg]
+    bits = [pack(fg) for fg in tr.fg]  # packed as the model keeps it; not timed
     order = ping_pong(tr.n)
     seen = []
 
