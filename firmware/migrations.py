@@ -71,32 +71,32 @@ def decode_counts(blob: bytes) -> np.ndarray:
 
 # --------------------------------------------------------------------------- derived table
 
+# SQL, true on the row of its hour that the hour ended under: the last written with
+# analysed time, else the last written (rowid order is write order: the store
+# re-inserts a row it adds to). Needs `WINDOW h AS (PARTITION BY hour_start)`.
+ENDED_UNDER = ("rowid = COALESCE(MAX(CASE WHEN analysed_seconds > 0 THEN rowid END) OVER h,"
+               " MAX(rowid) OVER h)")
+
 
 def rebuild_day(conn: sqlite3.Connection, channel: int, day_start: int) -> None:
     """Recompute the `days` rows of one (channel, day) from its hours, one row per layout.
 
     Totals and grids of an hour go to the row of their layout. The hour
     itself (`hours`, `hours_with_data`) is counted once, for the layout it
-    ended under: its last written row with analysed time, else its last
-    written row (rowid order is write order; the store re-inserts a row it
-    adds to). An hour in which the areas were redrawn has two rows but is
-    one hour. Runs inside the caller's transaction, so hours and their
-    roll-up change together.
+    ended under (`ENDED_UNDER`): an hour in which the areas were redrawn has
+    two rows but is one hour. Runs inside the caller's transaction, so hours
+    and their roll-up change together.
     """
     conn.execute("DELETE FROM days WHERE channel = ? AND day_start = ?", (channel, day_start))
     rows = conn.execute(
-        "SELECT hour_start, layout_id, visits, dwell_cs, area_visits, area_dwell_cs, visits_total, dwell_total,"
-        " analysed_seconds, scene_changes FROM hours"
-        " WHERE channel = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start, rowid",
+        "SELECT layout_id, visits, dwell_cs, area_visits, area_dwell_cs, visits_total, dwell_total,"
+        f" analysed_seconds, scene_changes, {ENDED_UNDER} FROM hours"
+        " WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
+        " WINDOW h AS (PARTITION BY hour_start)",
         (channel, day_start, day_start + DAY),
     ).fetchall()
-    ended_under: dict[int, int] = {}  # hour -> index of the row it ended under
-    for k, row in enumerate(rows):
-        e = ended_under.get(row[0])
-        if e is None or row[8] > 0 or rows[e][8] <= 0:
-            ended_under[row[0]] = k
     acc: dict[int, list] = {}
-    for k, (hour, layout_id, v, d, av, ad, vt, dt, an, sc) in enumerate(rows):
+    for layout_id, v, d, av, ad, vt, dt, an, sc, ended in rows:
         grids = [decode_counts(v), decode_counts(d), decode_counts(av), decode_counts(ad)]
         a = acc.get(layout_id)
         if a is None:
@@ -107,7 +107,7 @@ def rebuild_day(conn: sqlite3.Connection, channel: int, day_start: int) -> None:
         a[5] += dt
         a[6] += an
         a[7] += sc
-        if ended_under[hour] == k:
+        if ended:
             a[8] += 1
             a[9] += int(an > 0)
     conn.executemany(

@@ -53,7 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.migrations import DAY, DWELL_UNITS, HOUR, MigrationError, apply_migrations, decode_counts, encode_counts, rebuild_day
+from firmware.migrations import (DAY, DWELL_UNITS, ENDED_UNDER, HOUR, MigrationError, apply_migrations,
+                                 decode_counts, encode_counts, rebuild_day)
 from firmware.stats import HourRecord, Layout
 
 FILENAME = "statistics.sqlite3"
@@ -105,13 +106,6 @@ def layout_from_json(text: str) -> Layout:
     d["regions"] = tuple(tuple(tuple(p) for p in r) for r in d["regions"])
     d["params"] = tuple(d["params"])
     return Layout(**d)
-
-
-# True on the row of its hour the hour ended under: the last written with analysed
-# time, else the last written (rows are re-inserted on every write, so rowid order
-# is write order).
-_ENDED_UNDER = ("rowid = COALESCE(MAX(CASE WHEN analysed_seconds > 0 THEN rowid END) OVER h,"
-                " MAX(rowid) OVER h)")
 
 
 class SqliteStatistics:
@@ -234,11 +228,11 @@ class SqliteStatistics:
 
     def _rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
         if unit == "hour":
-            # The hour counts once, on the row of the layout it ended under (as the
-            # daily roll-up, `rebuild_day`, and `latest_layout` pick it).
+            # The hour counts once, on the row of the layout it ended under: the
+            # rule of the daily roll-up (`rebuild_day`) and of `latest_layout`.
             sql = (
                 "SELECT hour_start, layout_id, visits_total, dwell_total, analysed_seconds, scene_changes,"
-                f" {_ENDED_UNDER}, {_ENDED_UNDER} AND analysed_seconds > 0,"
+                f" {ENDED_UNDER}, {ENDED_UNDER} AND analysed_seconds > 0,"
                 " visits, dwell_cs, area_visits, area_dwell_cs"
                 " FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
                 " WINDOW h AS (PARTITION BY hour_start) ORDER BY hour_start, rowid"
