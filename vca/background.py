@@ -485,7 +485,7 @@ def _cleanup(raw, rows, clean, tmp, tmp2, last_valid, clean_rows, before, before
     `_pass`; clean_rows: uint8 (H,) receives 1 where clean has foreground;
     before: uint64 (H, NW) the packed mask out holds now, before_rows its
     row flags (used when only_changed; else every word is written); out, fast:
-    as for `vca.morphology._unpack`; active: uint8 (H,) scratch.
+    as for `vca.morphology._unpack_rows`; active: uint8 (H,) scratch.
 
     An output row of the open-close can only hold foreground within 2 rows
     of raw foreground, so the morphology runs on bands of rows within 3 rows

@@ -130,40 +130,20 @@ def _pack(mask, out, fast):
             out[i, k] = acc
 
 
-@njit(cache=True, nogil=True)
-def _unpack(bits, out, fast, only_changed, before):
-    """Write row bits back as a 0/1 uint8 mask.
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _unpack_rows(bits, out, fast, rows, only_changed, before):
+    """Write row bits back as a 0/1 uint8 mask, on the rows flagged nonzero.
 
     bits:   uint64 (H, NW).
     out:    uint8 (H, W), any strides.
     fast:   `rows_contiguous(out)` (64 pixels per store).
+    rows:   uint8 (H,) rows to write; callers flag every row that is or was
+            foreground, so the rows skipped hold zeros already.
     only_changed: skip words that are 0 in `bits` and in `before`; valid
             only when `out` still holds the unpacked `before`. Most of a
             frame is background, so this touches only words near targets.
     before: uint64 (H, NW) (ignored unless only_changed).
     """
-    h, w = out.shape
-    nw = bits.shape[1]
-    for i in range(h):
-        for k in range(nw):
-            wd = bits[i, k]
-            if only_changed and wd == 0 and before[i, k] == 0:
-                continue
-            # written out here, not in a helper taking `out`: a call per word
-            # would pay Numba's reference counting
-            c0 = k * 64
-            if fast and c0 + 64 <= w:
-                _bytes_of(wd, out, i, c0)
-            else:
-                for c in range(c0, min(c0 + 64, w)):
-                    out[i, c] = np.uint8((wd >> np.uint64(c - c0)) & np.uint64(1))
-
-
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _unpack_rows(bits, out, fast, rows, only_changed, before):
-    """`_unpack` restricted to the rows flagged nonzero in rows: uint8 (H,);
-    callers flag every row that is or was foreground, so the rows skipped
-    hold zeros already."""
     h, w = out.shape
     nw = bits.shape[1]
     for i in range(h):
@@ -184,7 +164,7 @@ def _unpack_rows(bits, out, fast, rows, only_changed, before):
 
 
 def rows_contiguous(mask: np.ndarray) -> bool:
-    """True when a (H, W) uint8 mask's rows are contiguous, so `_unpack` can
+    """True when a (H, W) uint8 mask's rows are contiguous, so `_unpack_rows` can
     write 64 pixels per store (row stride may still exceed W)."""
     return mask.strides[1] == 1
 
@@ -362,6 +342,7 @@ class Cleaner:
         self.out = np.zeros((height, nw), np.uint64)
         self._tmp = np.zeros((height, nw), np.uint64)
         self._tmp2 = np.zeros((height, nw), np.uint64)
+        self.every_row = np.ones(height, np.uint8)  # unpack flags: the whole mask
 
     def clean_bits(self, bits: np.ndarray, out: np.ndarray) -> None:
         """Open-then-close packed `bits` into packed `out` (no allocation)."""
@@ -373,7 +354,7 @@ class Cleaner:
         _check_mask(out, self.height, self.width, "out")
         _pack(mask, self.bits, rows_contiguous(mask))
         _open_close(self.bits, self.out, self._tmp, self._tmp2, self.last_valid)
-        _unpack(self.out, out, rows_contiguous(out), False, self.out)
+        _unpack_rows(self.out, out, rows_contiguous(out), self.every_row, False, self.out)
 
 
 def _check_mask(a: np.ndarray, h: int, w: int, name: str) -> None:
@@ -394,7 +375,7 @@ def _apply(mask: np.ndarray, ops: str) -> np.ndarray:
         (_erode3 if op == "e" else _dilate3)(src, dst, c._tmp, lv)
         src, dst = dst, c._tmp2 if dst is c.out else c.out
     res = np.empty((h, w), np.uint8)
-    _unpack(src, res, rows_contiguous(res), False, src)
+    _unpack_rows(src, res, rows_contiguous(res), c.every_row, False, src)
     return res
 
 
