@@ -93,6 +93,27 @@ def _rasterize(px, py, counts, n_areas, cross, labels, any_area):
 
 
 @njit(cache=True, nogil=True)
+def _grow_line(src, margin, dst):
+    """dst[i] = 1 where src has a set element within `margin` of i, else 0.
+
+    src, dst: uint8 (N,) any strides (a row or a column of a mask).
+    """
+    n = src.shape[0]
+    far = 1 << 30
+    last = -far
+    for i in range(n):
+        if src[i]:
+            last = i
+        dst[i] = 1 if i - last <= margin else 0
+    nxt = far
+    for i in range(n - 1, -1, -1):
+        if src[i]:
+            nxt = i
+        if nxt - i <= margin:
+            dst[i] = 1
+
+
+@njit(cache=True, nogil=True)
 def _grow(mask, margin, tmp, out):
     """Square (Chebyshev) dilation by `margin` pixels, separable, O(H*W).
 
@@ -101,31 +122,10 @@ def _grow(mask, margin, tmp, out):
     1), then within `margin` along the column of that result (pass 2).
     """
     height, width = mask.shape
-    far = 1 << 30
     for y in range(height):
-        last = -far
-        for x in range(width):
-            if mask[y, x]:
-                last = x
-            tmp[y, x] = 1 if x - last <= margin else 0
-        nxt = far
-        for x in range(width - 1, -1, -1):
-            if mask[y, x]:
-                nxt = x
-            if nxt - x <= margin:
-                tmp[y, x] = 1
+        _grow_line(mask[y], margin, tmp[y])
     for x in range(width):
-        last = -far
-        for y in range(height):
-            if tmp[y, x]:
-                last = y
-            out[y, x] = 1 if y - last <= margin else 0
-        nxt = far
-        for y in range(height - 1, -1, -1):
-            if tmp[y, x]:
-                nxt = y
-            if nxt - y <= margin:
-                out[y, x] = 1
+        _grow_line(tmp[:, x], margin, out[:, x])
 
 
 def grow_mask(mask: np.ndarray, margin: int, out: np.ndarray) -> np.ndarray:
