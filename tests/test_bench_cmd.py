@@ -134,3 +134,8 @@ def test_throughput_json(sequence_dir):
     # The real-time run is paced like live cameras: never faster than 2 x 25 fps.
     assert 0 < r["realtime_fps"] <= 2 * 25 * 1.1, r
     assert r["overruns"] >= 0 and r["drops"] >= 0
+    # The machine's own overrun floor, timed at the real-time run's load and budget.
+    f = r["machine_floor"]
+    assert f["chunks"] > 0 and 0 <= f["over_budget"] <= f["chunks"], f
+    assert f["median_us"] == pytest.approx(r["median_us"], rel=0.5), (f, r["median_us"])
+    assert f["expected_overruns"] == pytest.approx(f["rate"] * r["analysed"], abs=0.01)

@@ -23,7 +23,14 @@ on a shared machine the figures are only as good as that is small.
 4. with `find_capacity`: the largest N that runs at real-time pacing for the
    measurement window with no budget overrun and no capture drop, found by
    doubling from half the estimate of step 2 and then bisecting; a probe
-   that fails while other processes used over 5 % of the cores is run again.
+   that fails while other processes used over 5 % of the cores is run again;
+5. the machine's overrun floor (`firmware.bench.machine`): fixed register
+   arithmetic costing what a frame costs, at the real-time run's CPU load and
+   budget, timed the same way. Its chunks over budget are overruns no
+   analysis can avoid on this machine (a virtual CPU's preemptions are
+   billed to whichever thread runs); the run's own overrun rate is read
+   against it. With `find_capacity`, measured again at the first failing
+   probe's load.
 
 Each run first waits until every channel is analysing (compiled code
 loaded, decoders started) and then counts only inside a window of `seconds`
@@ -43,6 +50,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from firmware.bench.machine import OverrunFloor, overrun_floor
 
 MOST_OF_FRAME = ((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95))
 REALTIME_FPS = 25.0
@@ -309,8 +318,25 @@ def find_capacity(source: str, seconds: float, analysis_width: int | None, fps: 
         else:
             hi = mid
     out = {"channels": lo, "seconds": seconds, "probes": {str(k): _probe_json(v) for k, v in sorted(runs.items())}}
-    out["limit"] = _limit(runs[hi]) if hi is not None and hi in runs else f"search ceiling {MAX_CHANNELS}"
+    if hi is not None and hi in runs:
+        failed = runs[hi]
+        out["limit"] = _limit(failed)
+        if failed.overruns and failed.median_us > 0:
+            # Would the machine alone have overrun at that load?
+            floor = overrun_floor(failed.median_us, failed.budget_us, failed.cpu_share, seconds)
+            out["machine_floor"] = _floor_json(floor, failed.analysed)
+            out["limit"] += (f"; the machine alone, same load: {floor.over_budget} of {floor.chunks} "
+                             f"fixed-work chunks over the budget")
+    else:
+        out["limit"] = f"search ceiling {MAX_CHANNELS}"
     return out
+
+
+def _floor_json(f: OverrunFloor, frames: int) -> dict:
+    """The floor as JSON, with the overruns it predicts for `frames` analysed frames."""
+    return {"chunks": f.chunks, "over_budget": f.over_budget, "rate": round(f.rate, 7),
+            "expected_overruns": round(f.rate * frames, 2), "median_us": round(f.median_us, 1),
+            "p99_us": round(f.p99_us, 1), "max_us": round(f.max_us, 1), "cpu_share": round(f.cpu_share, 3)}
 
 
 def _limit(r: RunResult) -> str:
@@ -341,7 +367,7 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
 
     info = probe_source(source, analysis_width)
     fps = info.fps
-    steps = 3 + (8 if capacity else 0)  # capacity probes: a guess for the bar only
+    steps = 4 + (9 if capacity else 0)  # capacity probes: a guess for the bar only
     with Progress(steps * seconds, "throughput") as bar:
         ticker = _Ticker(bar)
         with ticker:
@@ -353,6 +379,8 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
             bar.set_label(f"real time, {channels} ch")
             rt = run_channels(source, channels, seconds, analysis_width, heat_map=True, speed="realtime",
                               fps=fps)
+            bar.set_label("machine floor")
+            floor = overrun_floor(rt.median_us, rt.budget_us, rt.cpu_share, seconds) if rt.median_us > 0 else None
             report = {
                 "channels": channels,
                 "decode_fps": round(dec.fps, 1),
@@ -365,6 +393,9 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
                 "median_us": round(rt.median_us, 1),
                 "p99_us": round(rt.p99_us, 1),
                 "budget_us": round(rt.budget_us, 1),
+                "analysed": rt.analysed,
+                "overrun_rate": round(rt.overruns / rt.analysed, 7) if rt.analysed else 0.0,
+                "machine_floor": _floor_json(floor, rt.analysed) if floor is not None else None,
                 "realtime_fps": round(rt.fps, 1),
                 "full_speed_median_us": round(pipe.median_us, 1),
                 "full_speed_p99_us": round(pipe.p99_us, 1),

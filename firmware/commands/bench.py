@@ -178,8 +178,16 @@ def _throughput_table(r: dict) -> None:
         ("real time", f"{r['channels']} channels paced at {r['fps']:g} fps: {r['realtime_fps']:.0f} frames/s"),
         ("  cost per frame", f"median {r['median_us']:.0f} us, p99 {r['p99_us']:.0f} us, "
                              f"budget {r['budget_us']:.0f} us"),
-        ("  overruns / skipped", f"{r['overruns']} / {r['skipped']}"),
+        ("  overruns / skipped", f"{r['overruns']} / {r['skipped']} of {r['analysed'] + r['skipped']} frames"),
         ("  capture drops", f"{r['drops']}"),
+    ]
+    f = r.get("machine_floor")
+    if f:
+        rows.append(("  machine floor", f"{f['over_budget']} of {f['chunks']} fixed-work chunks of "
+                                        f"{f['median_us']:.0f} us over the budget at the same load "
+                                        f"(expect {f['expected_overruns']:g} overruns in this run from "
+                                        f"the machine alone)"))
+    rows += [
         ("memory", f"RSS {r['rss_mb']:.0f} MB; analyzer state {r['analyzer_mb']:.2f} MB per channel"),
     ]
     if r.get("other_cpu_share", 0.0) > 0.05:
