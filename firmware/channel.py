@@ -151,6 +151,15 @@ class Channel:
         block=True waits through VIDEO LOSS (and, paced, until the frame is
         due); block=False returns IDLE at once while the source is lost.
         """
+        frame = self.take(block)
+        return frame if isinstance(frame, str) else self.process(frame)
+
+    def take(self, block: bool = True) -> Frame | str:
+        """Step 1 alone: the next frame, or IDLE / ENDED as `step` returns them.
+
+        The frame's luma is valid until this channel's next `take`; a
+        worker may take frames of several channels and then process them
+        (`firmware.scheduler`)."""
         if block:
             frame = self.capture.read(self._stop)
             if frame is None:
@@ -164,6 +173,10 @@ class Channel:
                 return IDLE
         if self.stop_at is not None and frame.wall >= self.stop_at:
             return ENDED
+        return frame
+
+    def process(self, frame: Frame) -> str:
+        """Steps 2-5 for a frame from `take`; returns FRAME."""
         self.counters.frames += 1
         self.counters.wall = frame.wall
         self._take_pending_config()

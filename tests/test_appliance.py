@@ -251,6 +251,21 @@ def test_a_worker_pool_counts_exactly_what_a_thread_per_channel_counts(walker_cl
     assert p_sink.totals == t_sink.totals and p_sink.totals[1]["visits"] >= 13
 
 
+def test_a_worker_decoding_a_batch_before_analysing_it_counts_the_same(walker_clip, tmp_path):
+    # One worker takes all four channels at once, decodes a frame of each,
+    # then analyses the four: each frame must still be its own channel's
+    # (two different recordings, so a mixed-up frame changes the totals).
+    # A walker every 3 s instead of every 4 s.
+    brisk = make_clip(tmp_path / "brisk.mp4", walker_frames(3.0), fps=FPS,
+                      options={"crf": "18", "preset": "ultrafast"})
+    sources = [str(walker_clip), str(brisk)] * 2
+    threaded, t_sink, _ = run_channels_once(walker_clip, False, sources)
+    batched, b_sink, _ = run_channels_once(walker_clip, True, sources, workers=1)
+    assert all(c.counters.analysed == 1500 for c in batched)
+    assert b_sink.totals == t_sink.totals
+    assert t_sink.totals[1] != t_sink.totals[2]  # the two recordings differ: a swap would show
+
+
 def test_a_lost_camera_does_not_hold_the_worker_it_shares(walker_clip, tmp_path):
     # One worker, a missing file first in the queue with a 5 s reopen backoff:
     # the good channel still runs its minute of video at full speed.
