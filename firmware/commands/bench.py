@@ -5,7 +5,8 @@
                          [--json] [--find-capacity]
 
 Every figure is printed next to its baseline measured in the same run (the
-OpenCV pipelines for accuracy, decode-only for throughput), because
+OpenCV pipelines for accuracy, decode-only for throughput, the machine's
+own overrun floor for real-time overruns), because
 absolute figures drift on shared machines. Tables go to stdout, `--json`
 gives one object per line for machines, and a progress line appears on
 stderr only when it is a terminal. The engine is `firmware.bench`.
