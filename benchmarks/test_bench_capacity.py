@@ -11,6 +11,7 @@
     test_rss_stable        slow (10 min): resident memory must not grow while
                            channels run. Skipped unless NVR_SLOW=1 (CI never
                            runs it); NVR_RSS_MINUTES shortens it for a spot check.
+                           Counts the worker processes the channels run in.
 
 Sources: "sample", a shipped 640x360 sample clip (synthetic: flat shading
 decodes about twice as fast as a camera's picture, so the analysis weighs
@@ -97,7 +98,7 @@ def test_rss_stable(source):
     minutes = float(os.environ.get("NVR_RSS_MINUTES", "10"))
     samples: list[tuple[float, float]] = []
     run_channels(source, 8, minutes * 60, None, heat_map=True, speed="max", fps=25.0,
-                 monitor=lambda t: samples.append((t, rss_mb())))
+                 monitor=lambda t, rss: samples.append((t, rss)))
     # The first minute holds one-off growth (allocator arenas, code caches).
     settled = [r for t, r in samples if t >= min(60.0, minutes * 30)]
     growth = settled[-1] - settled[0]

@@ -3,8 +3,8 @@
 Boot:  state directory -> statistics store -> analytics kernels loaded
        (`vca.warmup`) -> channels (capture inputs open,
        each one's source, codec, size and fps printed) -> frame budgets ->
-       console. Recordings are stepped by a worker pool
-       (`firmware.scheduler`), live cameras by a thread each.
+       console. Recordings are stepped in worker processes, one per core
+       (`firmware.workers`), live cameras by a thread each.
 Run:   a status line per channel every status interval, until --duration of
        appliance time has passed, every channel has ended, or SIGINT/SIGTERM.
 Stop:  the reverse: console -> channels (each drains its running hour) ->
@@ -34,11 +34,11 @@ from firmware.budget import frame_budget_us
 from firmware.channel import Channel
 from firmware.config import Config, ConfigError, HeatMapConfig, save_config
 from firmware.geometry import polygon_problem
-from firmware.scheduler import WorkerPool
 from firmware.service import ChannelStatus, ServiceError
 from firmware.stats import MemoryStatistics, StatisticsSink
+from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, RemoteChannel
 from hal import downscale
-from hal.capture import PyAVCapture, is_live
+from hal.capture import is_live
 from hal.input import CaptureInput
 from vca.warmup import warm_up
 
@@ -61,8 +61,8 @@ class Appliance:
         self.config = config
         self.options = options
         self.out = out
-        self.channels: dict[int, Channel] = {}
-        self.pool: WorkerPool | None = None  # full-speed recordings; the rest have a thread each
+        self.channels: dict[int, Channel | RemoteChannel] = {}
+        self.pool: ProcessPool | None = None  # recordings; live cameras have a thread each
         self.stop_event = threading.Event()
         self.totals = MemoryStatistics()
         self.store: StatisticsSink | None = None
@@ -124,21 +124,27 @@ class Appliance:
         # With more channels than cores, channel threads already fill the
         # cores; decoder frame threads would only add latency and memory.
         threads = 1 if len(self.config.channels) >= (os.cpu_count() or 1) else 0
+        budget = frame_budget_us([25.0] * len(self.config.channels), self.config.appliance.analytics_share)
+        checkpoint = self.config.appliance.checkpoint_interval
+        # Recordings, paced or not, are stepped in worker processes, one per
+        # core (firmware.workers), each by a worker in order of its channels'
+        # due times (firmware.scheduler). Live cameras block in the network
+        # read: a thread each, here.
+        specs = []
         for ch in self.config.channels:
-            capture = CaptureInput(ch.id, self._capture_factory(ch, threads))
-            self.channels[ch.id] = Channel(
-                ch, capture, sink, budget_us=frame_budget_us([25.0] * len(self.config.channels),
-                                                             self.config.appliance.analytics_share),
-                checkpoint_interval=self.config.appliance.checkpoint_interval, stop_at=stop_at)
-        # Recordings, paced or not, are stepped by one worker per core in
-        # order of their next frame's due time (firmware.scheduler): 64
-        # paced channels on 2 cores drop ~5x fewer frames than with a
-        # thread each. Live cameras block in the network read: a thread each.
-        pooled = [c for c in self.channels.values() if not is_live(self.config.resolve_source(c.config.source))]
-        self.pool = WorkerPool(pooled)
-        self.pool.start()
+            capture = self._capture_spec(ch, threads)
+            if is_live(capture.source):
+                self.channels[ch.id] = Channel(ch, CaptureInput(ch.id, capture.open), sink, budget_us=budget,
+                                               checkpoint_interval=checkpoint, stop_at=stop_at)
+            else:
+                specs.append(ChannelSpec(ch, capture, budget, checkpoint, stop_at))
+        if specs:
+            self.pool = ProcessPool(specs, sink, processes=os.cpu_count() or 1)
+            self.channels.update(self.pool.channels)
+            self.channels = dict(sorted(self.channels.items()))
+            self.pool.start()
         for c in self.channels.values():
-            if c not in pooled:
+            if isinstance(c, Channel):
                 c.start()
         deadline = time.monotonic() + BOOT_WAIT
         while time.monotonic() < deadline and any(c.capture.info is None and c.capture.state != "video_loss"
@@ -155,16 +161,11 @@ class Appliance:
                           f"{info.width}x{info.height} {info.fps:g} fps, analysis "
                           f"{info.analysis_width}x{info.analysis_height}, {hm}")
 
-    def _capture_factory(self, ch, decoder_threads: int):
-        source = self.config.resolve_source(ch.source)
-        opts = self.options
+    def _capture_spec(self, ch, decoder_threads: int) -> CaptureSpec:
         timeout = self.config.appliance.video_timeout
-
-        def make() -> PyAVCapture:
-            return PyAVCapture(source, loop=ch.loop, analysis_width=ch.analysis_width, pacing=opts.speed,
-                               clock_start=opts.start, open_timeout=timeout, read_timeout=timeout,
-                               decoder_threads=decoder_threads)
-        return make
+        return CaptureSpec(self.config.resolve_source(ch.source), loop=ch.loop, analysis_width=ch.analysis_width,
+                           pacing=self.options.speed, clock_start=self.options.start, open_timeout=timeout,
+                           read_timeout=timeout, decoder_threads=decoder_threads)
 
     def _plan_budgets(self) -> None:
         fps = [(c.capture.info.fps if c.capture.info else 25.0)
@@ -323,7 +324,7 @@ class LocalService:
                 skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or ""))
         return out
 
-    def _channel(self, channel_id: int) -> Channel:
+    def _channel(self, channel_id: int) -> Channel | RemoteChannel:
         try:
             return self._a.channels[channel_id]
         except KeyError:

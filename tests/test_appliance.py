@@ -184,9 +184,16 @@ def test_kill_9_loses_at_most_one_checkpoint_and_the_next_boot_continues(tmp_pat
     while "boot complete" not in p.stdout.readline():
         pass
     time.sleep(4.0)
+    workers = _children(p.pid)
+    assert workers, "recordings run in worker processes"
     p.kill()  # SIGKILL: no shutdown, no final flush
     p.wait()
     alive = time.monotonic() - started
+    # The workers see their pipe close and stop: nothing is left decoding.
+    deadline = time.monotonic() + 10
+    while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(w) for w in workers), workers
     with sqlite3.connect(state / "statistics.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with SqliteStatistics(state, create=False) as store:
@@ -204,17 +211,31 @@ def test_kill_9_loses_at_most_one_checkpoint_and_the_next_boot_continues(tmp_pat
     assert load_config(cfg).channel(1).heat_map.enabled
 
 
-def run_channels_once(walker_clip, pooled: bool, sources: list[str], workers: int = 1):
-    """Channels over `sources` until 60 s of channel time: (channels, sink, wall seconds)."""
+def run_channels_once(walker_clip, pooled: bool | str, sources: list[str], workers: int = 1):
+    """Channels over `sources` until 60 s of channel time: (channels, sink, wall seconds).
+
+    pooled: False, a thread each; True, a `WorkerPool` of `workers` threads;
+    "processes", `workers` worker processes (firmware.workers)."""
     from firmware.channel import Channel
     from firmware.config import ChannelConfig, HeatMapConfig
     from firmware.scheduler import WorkerPool
     from firmware.stats import MemoryStatistics
+    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
     from hal.capture import PyAVCapture
     from hal.input import CaptureInput
 
     sink = MemoryStatistics()
     hm = HeatMapConfig(enabled=True, regions=(((0.0, 0.2), (1.0, 0.2), (1.0, 1.0), (0.0, 1.0)),))
+    if pooled == "processes":
+        specs = [ChannelSpec(ChannelConfig(id=cid, name=f"c{cid}", source=src, loop=True, heat_map=hm),
+                             CaptureSpec(src, loop=True, pacing="max"), float("inf"), 3600.0, 60.0)
+                 for cid, src in enumerate(sources, 1)]
+        pool = ProcessPool(specs, sink, workers)
+        t0 = time.monotonic()
+        pool.start()
+        pool.join(60)
+        assert not pool.alive
+        return list(pool.channels.values()), sink, time.monotonic() - t0
     chans = []
     for cid, src in enumerate(sources, 1):
         cap = CaptureInput(cid, lambda src=src: PyAVCapture(src, loop=True, pacing="max", decoder_threads=1),
@@ -249,6 +270,74 @@ def test_a_worker_pool_counts_exactly_what_a_thread_per_channel_counts(walker_cl
         assert a.counters.frames == b.counters.frames == 1500 and b.counters.done
         assert a.counters.analysed == b.counters.analysed == 1500
     assert p_sink.totals == t_sink.totals and p_sink.totals[1]["visits"] >= 13
+
+
+def test_worker_processes_count_exactly_what_a_thread_per_channel_counts(walker_clip, tmp_path):
+    brisk = make_clip(tmp_path / "brisk.mp4", walker_frames(3.0), fps=FPS,
+                      options={"crf": "18", "preset": "ultrafast"})
+    sources = [str(walker_clip), str(brisk), str(walker_clip)]
+    threaded, t_sink, _ = run_channels_once(walker_clip, False, sources)
+    remote, p_sink, _ = run_channels_once(walker_clip, "processes", sources, workers=2)
+    for a, b in zip(threaded, remote):
+        assert a.counters.frames == b.counters.frames == 1500 and b.counters.done
+        assert a.counters.analysed == b.counters.analysed == 1500
+        assert b.state == a.state and b.capture.last_error == ""
+    # Every hour record crossed the pipe: the parent's totals are the threads' totals.
+    assert p_sink.totals == t_sink.totals and p_sink.totals[1] != p_sink.totals[2]
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_dead_worker_process_stops_its_channels_only(walker_clip):
+    # A decoder crashing on a broken stream takes its worker process down:
+    # that worker's channel shows it, the other worker's goes on.
+    from firmware.config import ChannelConfig, HeatMapConfig
+    from firmware.stats import MemoryStatistics
+    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
+
+    hm = HeatMapConfig(enabled=True, regions=(((0.0, 0.2), (1.0, 0.2), (1.0, 1.0), (0.0, 1.0)),))
+    specs = [ChannelSpec(ChannelConfig(id=cid, name=f"c{cid}", source=str(walker_clip), loop=True, heat_map=hm),
+                         CaptureSpec(str(walker_clip), loop=True, pacing="realtime"), 10_000.0, 3600.0)
+             for cid in (1, 2)]
+    pool = ProcessPool(specs, MemoryStatistics(), processes=2)
+    pool.start()
+    one, two = pool.channels[1], pool.channels[2]
+    try:
+        deadline = time.monotonic() + 30
+        while min(one.counters.analysed, two.counters.analysed) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert one.state == two.state == "running"
+        victim = pool.pids[0]  # channels are dealt in turn: the first worker has channel 1
+        os.kill(victim, signal.SIGKILL)
+        one.join(10)
+        assert not one.alive and one.state == "stopped"
+        assert "worker process ended" in one.capture.last_error
+        before = two.counters.frames
+        time.sleep(1.0)
+        assert two.alive and two.state == "running" and two.counters.frames >= before + 20
+    finally:
+        for c in (one, two):
+            c.stop()
+        pool.join(10)
+    assert not pool.alive and two.counters.done
 
 
 def test_a_worker_decoding_a_batch_before_analysing_it_counts_the_same(walker_clip, tmp_path):

@@ -3,8 +3,10 @@
 Every run uses the firmware's own `Channel`s over `CaptureInput` +
 `PyAVCapture` (single-threaded decoders; the channels are the
 parallelism), each channel replaying the same recording looped, driven as
-the appliance drives recordings: by the worker pool (`firmware.scheduler`,
-one worker per core), round-robin at full speed, by due time when paced.
+the appliance drives recordings: in worker processes, one per core
+(`firmware.workers`), each stepping its channels by one worker
+(`firmware.scheduler`), round-robin at full speed, by due time when paced.
+CPU and memory figures include the worker processes.
 Other processes' CPU during each window is reported (`other_cpu_share`):
 on a shared machine the figures are only as good as that is small.
 
@@ -107,23 +109,24 @@ def probe_source(source: str, analysis_width: int | None):
 
 def run_channels(source: str, n: int, seconds: float, analysis_width: int | None, *, heat_map: bool,
                  speed: str, fps: float, analytics_share: float = 0.5, unmetered: bool = False,
-                 monitor: Callable[[float], None] | None = None, workers: int | None = None) -> RunResult:
+                 monitor: Callable[[float, float], None] | None = None, workers: int | None = None) -> RunResult:
     """Run n channels of `source` through the firmware's Channel and count a window of `seconds`.
 
     unmetered: give every frame an unlimited budget, so the budget's
     frame-skip policy never thins the load (full-speed runs measure the
-    whole pipeline on every frame). monitor(elapsed_seconds) is called about
-    once a second inside the window. workers: at full speed, the pool's
-    worker count (None: the appliance's default, one per core; 0: a thread
-    per channel, the design before the pool, for comparison).
+    whole pipeline on every frame). monitor(elapsed_seconds, rss_mb) is
+    called about once a second inside the window, with the resident memory
+    of this process and its worker processes. workers: None runs the channels as
+    the appliance does (worker processes, one per core); for comparison, k
+    steps them by k worker threads in this process, 0 by a thread each.
     """
     from firmware.budget import frame_budget_us
     from firmware.channel import Channel
     from firmware.config import ChannelConfig, HeatMapConfig
     from firmware.scheduler import WorkerPool
     from firmware.stats import MemoryStatistics
+    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
     from hal import downscale
-    from hal.capture import PyAVCapture
     from hal.input import CaptureInput
     from vca.warmup import warm_up
 
@@ -132,24 +135,26 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     budget = frame_budget_us([fps] * n, analytics_share)
     sink = MemoryStatistics()
     hm = HeatMapConfig(enabled=heat_map, regions=(MOST_OF_FRAME,))
-    channels = []
-    for cid in range(1, n + 1):
-        cfg = ChannelConfig(id=cid, name=f"bench-{cid}", source=source, loop=True,
-                            analysis_width=analysis_width, heat_map=hm)
-
-        def make(source=source):
-            return PyAVCapture(source, loop=True, analysis_width=analysis_width, pacing=speed,
-                               decoder_threads=1)
-        capture = CaptureInput(cid, make)
-        # Checkpoints would only add store work to the measurement: one per hour.
-        channels.append(Channel(cfg, capture, sink, budget_us=float("inf") if unmetered else budget, checkpoint_interval=3600.0,
-                                stop_at=None))
+    capture = CaptureSpec(source, loop=True, analysis_width=analysis_width, pacing=speed, decoder_threads=1)
+    # Checkpoints would only add store work to the measurement: one per hour.
+    specs = [ChannelSpec(ChannelConfig(id=cid, name=f"bench-{cid}", source=source, loop=True,
+                                       analysis_width=analysis_width, heat_map=hm),
+                         capture, float("inf") if unmetered else budget, 3600.0)
+             for cid in range(1, n + 1)]
     pool = None
+    if workers is None:
+        pool = ProcessPool(specs, sink, os.cpu_count() or 1)
+        channels = list(pool.channels.values())
+    else:
+        channels = [Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink, budget_us=s.budget_us,
+                            checkpoint_interval=s.checkpoint_interval, stop_at=None) for s in specs]
+    threads = None
     try:
-        if workers != 0:
-            # As the appliance runs recordings at full speed (firmware.scheduler).
-            pool = WorkerPool(channels, workers)
+        if pool is not None:
             pool.start()
+        elif workers:
+            threads = WorkerPool(channels, workers)
+            threads.start()
         else:
             for c in channels:
                 c.start()
@@ -157,23 +162,24 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         gc.collect()
         gc.freeze()  # as the appliance does after boot (see Appliance.boot)
         time.sleep(SETTLE)
-        before = _snapshot(channels)
-        cpu0, busy0, t0 = time.process_time(), machine_busy_seconds(), time.monotonic()
+        before = _snapshot(channels, pool)
+        cpu0, busy0, t0 = _cpu_seconds(pool), machine_busy_seconds(), time.monotonic()
         end = t0 + seconds
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(left, 1.0))
             if monitor is not None:
-                monitor(time.monotonic() - t0)
-        after = _snapshot(channels)
-        cpu1, busy1, t1 = time.process_time(), machine_busy_seconds(), time.monotonic()
-        rss = rss_mb()
+                monitor(time.monotonic() - t0, _rss_mb(pool))
+        after = _snapshot(channels, pool)
+        cpu1, busy1, t1 = _cpu_seconds(pool), machine_busy_seconds(), time.monotonic()
+        rss = _rss_mb(pool)
     finally:
         for c in channels:
             c.stop()  # the channel hands its stop event to CaptureInput.read, which closes the source
         for c in channels:
             c.join(timeout=10.0)
-        if pool is not None:
-            pool.join(timeout=10.0)
+        for p in (pool, threads):
+            if p is not None:
+                p.join(timeout=10.0)
         gc.unfreeze()  # a later run must not keep this run's objects
     wall = t1 - t0
     delta = after - before  # (channels, 5): frames, analysed, drops, overruns, skipped
@@ -203,7 +209,29 @@ def _wait_started(channels, heat_map: bool) -> None:
         time.sleep(0.05)
 
 
-def _snapshot(channels) -> np.ndarray:
+def _cpu_seconds(pool) -> float:
+    """CPU seconds of this process and the pool's worker processes."""
+    return time.process_time() + (sum(process_cpu_seconds(pid) for pid in pool.pids) if pool is not None else 0.0)
+
+
+def _rss_mb(pool) -> float:
+    """Resident MB of this process and the pool's worker processes."""
+    return rss_mb() + (sum(rss_mb(pid) for pid in pool.pids) if pool is not None else 0.0)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / (os.sysconf("SC_CLK_TCK") or 100)
+
+
+def _snapshot(channels, pool) -> np.ndarray:
+    if pool is not None:
+        pool.refresh()
     return np.array([(c.counters.frames, c.counters.analysed, c.capture.drops, c.budget.overruns,
                       c.budget.skipped) for c in channels], np.int64)
 
@@ -219,10 +247,11 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / (os.sysconf("SC_CLK_TCK") or 100)
 
 
-def rss_mb() -> float:
-    """Resident set size of this process in MB (Linux /proc; ru_maxrss elsewhere)."""
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident set size of a process (default this one) in MB (Linux /proc; this
+    process's ru_maxrss elsewhere)."""
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024.0

@@ -171,7 +171,7 @@ def _throughput(args) -> int:
 def _throughput_table(r: dict) -> None:
     rows = [
         ("source", f"{r['source']} ({r['width']}x{r['height']} analysed, {r['fps']:g} fps)"),
-        ("channels", f"{r['channels']} stepped by {r['workers']} worker threads ({r['cores']} cores)"),
+        ("channels", f"{r['channels']} in {r['workers']} worker processes ({r['cores']} cores)"),
         ("decode only", f"{r['decode_fps']:.0f} frames/s"),
         ("full pipeline", f"{r['pipeline_fps']:.0f} frames/s"),
         ("pipeline / decode", f"{r['pipeline_to_decode_ratio']:.2f}"),

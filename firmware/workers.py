@@ -1,0 +1,444 @@
+"""Recorded channels stepped in worker processes, one per core, so one interpreter lock does not cap the cores.
+
+WHY. Each frame runs a little Python between the decoder and the kernels
+(which themselves run without the GIL). Worker threads of one process queue
+for that one lock: 16 channels of camera-like 640x360 footage analysed at
+320x180 ran at 0.72 of decode-only throughput on two threads, 0.80 on two
+processes (README, Performance). A worker process is also a fault boundary:
+a decoder that crashes on a broken stream ends one process, not the appliance.
+
+HOW. `ProcessPool(specs, sink, processes)` deals the channels out to the
+processes in turn. Each process builds real `firmware.channel.Channel`s from
+the plain `ChannelSpec`s, loads the kernels (`vca.warmup`) and steps its
+channels with a one-worker `firmware.scheduler.WorkerPool` (in batches).
+The parent owns the statistics store: every record, background snapshot and
+checkpoint a channel makes crosses the pipe in the order it was made, and
+the parent hands it to `sink`, so the store ends up with what an in-process
+channel would have written.
+
+In the parent each channel is a `RemoteChannel` with what the appliance,
+its service and the bench read of a `Channel` (`config`, `counters`,
+`capture.info/state/last_error/drops`, `budget.stats()`, `state`,
+`preview()`, `reconfigure()`, `stop()`, `join()`, `alive`), kept current by
+a status message each process sends every STATUS_INTERVAL and on request
+(`ProcessPool.refresh()`).
+
+MESSAGES, one duplex pipe per process, tuples with the tag first:
+  parent -> worker  ("status", token)  ("preview", token, cid)
+                    ("reconfigure", cid, ChannelConfig)  ("budget", cid, us)
+                    ("stop", cid)
+  worker -> parent  ("status", token | None, {cid: ChannelSnapshot})
+                    ("preview", token, array | None)  ("record", HourRecord)
+                    ("background", cid, wall, image)  ("checkpoint",)
+                    ("log", LogRecord attributes)
+
+LIFETIME. A worker ignores SIGINT and SIGTERM: the parent decides when
+channels stop, and each then drains its running hour through the pipe. When
+the pipe closes (the parent is gone, even by SIGKILL) the worker stops its
+channels and exits, so nothing is left decoding. A worker that dies is
+logged once and its channels show state "stopped" with the reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import itertools
+import logging
+import multiprocessing as mp
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware.budget import BudgetStats
+from firmware.channel import Channel, ChannelCounters
+from firmware.config import ChannelConfig
+from firmware.stats import HourRecord, StatisticsSink
+from hal.frame import StreamInfo
+
+log = logging.getLogger("firmware.workers")
+
+STATUS_INTERVAL = 0.2   # wall seconds between a worker's status messages
+REPLY_TIMEOUT = 5.0     # wall seconds the parent waits for a status or preview reply
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSpec:
+    """How a worker opens a channel's source: `hal.capture.PyAVCapture` arguments."""
+
+    source: str
+    loop: bool = False
+    analysis_width: int | None = None
+    pacing: str = "realtime"
+    clock_start: float = 0.0
+    open_timeout: float = 5.0
+    read_timeout: float = 5.0
+    decoder_threads: int = 1
+
+    def open(self):
+        from hal.capture import PyAVCapture
+
+        return PyAVCapture(self.source, loop=self.loop, analysis_width=self.analysis_width, pacing=self.pacing,
+                           clock_start=self.clock_start, open_timeout=self.open_timeout,
+                           read_timeout=self.read_timeout, decoder_threads=self.decoder_threads)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """Everything a worker needs to build one `Channel`."""
+
+    config: ChannelConfig
+    capture: CaptureSpec
+    budget_us: float
+    checkpoint_interval: float
+    stop_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSnapshot:
+    """A channel's counters and states as its worker last saw them."""
+
+    frames: int
+    analysed: int
+    wall: float
+    done: bool
+    state: str                  # Channel.state
+    capture_state: str          # CaptureInput.state
+    info: StreamInfo | None
+    last_error: str
+    drops: int
+    budget: BudgetStats
+
+
+def _snapshot(c: Channel) -> ChannelSnapshot:
+    k = c.counters
+    return ChannelSnapshot(frames=k.frames, analysed=k.analysed, wall=k.wall, done=k.done, state=c.state,
+                           capture_state=c.capture.state, info=c.capture.info,
+                           last_error=c.capture.last_error, drops=c.capture.drops, budget=c.budget.stats())
+
+
+# ---------------------------------------------------------------------- worker side
+
+class _PipeSink:
+    """The worker's statistics sink: everything goes to the parent, in order."""
+
+    def __init__(self, send):
+        self._send = send
+
+    def record(self, rec: HourRecord) -> None:
+        self._send(("record", rec))
+
+    def save_background(self, channel: int, wall: float, image: np.ndarray) -> None:
+        self._send(("background", channel, wall, image))
+
+    def checkpoint(self) -> None:
+        self._send(("checkpoint",))
+
+    def close(self) -> None:
+        pass
+
+
+class _PipeLog(logging.Handler):
+    def __init__(self, send):
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            d = dict(record.__dict__)
+            d["msg"], d["args"] = record.getMessage(), None
+            if record.exc_info:
+                d["exc_text"] = logging.Formatter().formatException(record.exc_info)
+            d["exc_info"] = None
+            self._send(("log", d))
+        except Exception:  # the pipe is gone: nobody is left to tell
+            pass
+
+
+def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
+    """A worker process: build the channels, step them, answer the parent until they end."""
+    from firmware.scheduler import WorkerPool
+    from hal import downscale
+    from hal.input import CaptureInput
+    from vca.warmup import warm_up
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    lock = threading.Lock()
+
+    def send(msg) -> None:
+        with lock:
+            conn.send(msg)
+
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeLog(send)]
+    root.setLevel(log_level)
+    warm_up()
+    downscale.warm_up()
+    sink = _PipeSink(send)
+    channels = {s.config.id: Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink,
+                                     budget_us=s.budget_us, checkpoint_interval=s.checkpoint_interval,
+                                     stop_at=s.stop_at)
+                for s in specs}
+    pool = WorkerPool(list(channels.values()), workers=1)
+    pool.start()
+    gc.collect()
+    gc.freeze()  # as the appliance does after boot
+
+    def status(token) -> None:
+        send(("status", token, {cid: _snapshot(c) for cid, c in channels.items()}))
+
+    next_status = 0.0
+    try:
+        while pool.alive:
+            now = time.monotonic()
+            if now >= next_status:
+                status(None)
+                next_status = now + STATUS_INTERVAL
+            if not conn.poll(min(STATUS_INTERVAL, max(0.0, next_status - now))):
+                continue
+            msg = conn.recv()
+            tag = msg[0]
+            if tag == "status":
+                status(msg[1])
+            elif tag == "preview":
+                send(("preview", msg[1], channels[msg[2]].preview()))
+            elif tag == "reconfigure":
+                channels[msg[1]].reconfigure(msg[2])
+            elif tag == "budget":
+                channels[msg[1]].budget.budget_us = msg[2]
+            elif tag == "stop":
+                channels[msg[1]].stop()
+    except (EOFError, OSError):
+        for c in channels.values():  # the parent is gone: stop, drain into the void, exit
+            c.stop()
+    pool.join()
+    try:
+        status(None)
+        conn.close()
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------- parent side
+
+class _CaptureView:
+    """RemoteChannel.capture: the input's state as last reported."""
+
+    def __init__(self):
+        self.info: StreamInfo | None = None
+        self.state = "connecting"
+        self.last_error = ""
+        self.drops = 0
+
+    def close(self) -> None:
+        """The worker closes the source when its channel stops."""
+
+
+class _BudgetView:
+    """RemoteChannel.budget: the meter's figures as last reported; setting the budget is sent on."""
+
+    def __init__(self, channel: RemoteChannel, budget_us: float):
+        self._channel = channel
+        self._stats = BudgetStats(budget_us, 0.0, 0.0, 0, 0, 1)
+
+    @property
+    def budget_us(self) -> float:
+        return self._stats.budget_us
+
+    @budget_us.setter
+    def budget_us(self, us: float) -> None:
+        self._stats = dataclasses.replace(self._stats, budget_us=us)
+        self._channel._worker.send(("budget", self._channel.config.id, us))
+
+    @property
+    def overruns(self) -> int:
+        return self._stats.overruns
+
+    @property
+    def skipped(self) -> int:
+        return self._stats.skipped
+
+    def stats(self) -> BudgetStats:
+        return self._stats
+
+
+class RemoteChannel:
+    """A channel stepped in a worker process, seen from the parent (see the module docstring)."""
+
+    def __init__(self, spec: ChannelSpec, worker: _Worker):
+        self.config = spec.config
+        self.counters = ChannelCounters()
+        self.capture = _CaptureView()
+        self.budget = _BudgetView(self, spec.budget_us)
+        self._worker = worker
+        self._state = "connecting"
+        self._stopping = False
+        self._done = threading.Event()
+
+    def _update(self, s: ChannelSnapshot) -> None:
+        k = self.counters  # fps is the parent's own figure (the appliance's status loop)
+        k.frames, k.analysed, k.wall, k.done = s.frames, s.analysed, s.wall, s.done
+        cap = self.capture
+        cap.info, cap.state, cap.last_error, cap.drops = s.info, s.capture_state, s.last_error, s.drops
+        self.budget._stats = s.budget
+        self._state = s.state
+        if s.done:
+            self._done.set()
+
+    def _lost(self, why: str) -> None:
+        self.capture.state = self._state = "stopped"
+        self.capture.last_error = why
+        self._done.set()
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def alive(self) -> bool:
+        return not self._done.is_set()
+
+    def reconfigure(self, config: ChannelConfig) -> None:
+        """Apply new settings from the channel's next frame."""
+        self.config = config
+        self._worker.send(("reconfigure", config.id, config))
+
+    def preview(self) -> np.ndarray | None:
+        return self._worker.ask(("preview", None, self.config.id))
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._worker.send(("stop", self.config.id))
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, ctx, specs: list[ChannelSpec], sink: StatisticsSink, name: str):
+        self.sink = sink
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, specs, logging.getLogger().getEffectiveLevel()),
+                                   name=name, daemon=True)
+        self.channels = {s.config.id: RemoteChannel(s, self) for s in specs}
+        self._child = child
+        self._send_lock = threading.Lock()
+        self._tokens = itertools.count(1)
+        self._replies: dict[int, list] = {}
+        self._reply = threading.Condition()
+        self._receiver = threading.Thread(target=self._receive, name=f"{name}-receiver", daemon=True)
+
+    def start(self) -> None:
+        self.process.start()
+        self._child.close()  # the worker holds the other end now
+        self._receiver.start()
+
+    def send(self, msg) -> None:
+        try:
+            with self._send_lock:
+                self.conn.send(msg)
+        except (OSError, ValueError):
+            pass  # the worker is gone; _receive has said so
+
+    def ask(self, msg, timeout: float = REPLY_TIMEOUT):
+        """Send a request that carries a token; the worker's answer (None on timeout)."""
+        token = next(self._tokens)
+        with self._reply:
+            self._replies[token] = []
+        self.send((msg[0], token, *msg[2:]))
+        with self._reply:
+            self._reply.wait_for(lambda: self._replies[token] or not self._receiver.is_alive(), timeout)
+            got = self._replies.pop(token)
+        return got[0] if got else None
+
+    def _receive(self) -> None:
+        try:
+            while True:
+                msg = self.conn.recv()
+                tag = msg[0]
+                if tag == "record":
+                    self.sink.record(msg[1])
+                elif tag == "checkpoint":
+                    self.sink.checkpoint()
+                elif tag == "background":
+                    self.sink.save_background(msg[1], msg[2], msg[3])
+                elif tag == "status":
+                    for cid, snap in msg[2].items():
+                        self.channels[cid]._update(snap)
+                    self._answer(msg[1], True)
+                elif tag == "preview":
+                    self._answer(msg[1], msg[2])
+                elif tag == "log":
+                    record = logging.makeLogRecord(msg[1])
+                    logging.getLogger(record.name).handle(record)
+        except (EOFError, OSError):
+            pass
+        except Exception:
+            log.exception("%s: statistics from the worker could not be stored", self.process.name)
+        self.process.join(timeout=REPLY_TIMEOUT)
+        # A worker exits once all its channels have ended and drained; any
+        # channel not done by then went down with it.
+        lost = [c for c in self.channels.values() if c.alive]
+        if lost:
+            why = f"worker process ended (exit code {self.process.exitcode})"
+            log.error("%s: %s; channel(s) %s stopped", self.process.name, why,
+                      ", ".join(str(c.config.id) for c in lost))
+            for c in lost:
+                c._lost(why)
+        with self._reply:
+            self._reply.notify_all()
+
+    def _answer(self, token: int | None, value) -> None:
+        if token is None:
+            return
+        with self._reply:
+            if token in self._replies:
+                self._replies[token].append(value)
+                self._reply.notify_all()
+
+
+class ProcessPool:
+    """`specs` stepped in `processes` worker processes; statistics go to `sink` in the parent."""
+
+    def __init__(self, specs: list[ChannelSpec], sink: StatisticsSink, processes: int):
+        if processes < 1:
+            raise ValueError(f"processes must be >= 1 (got {processes})")
+        ctx = mp.get_context("spawn")  # never fork a process that already runs threads
+        n = max(1, min(processes, len(specs)))
+        self._workers = [_Worker(ctx, specs[k::n], sink, f"channels-{k + 1}") for k in range(n) if specs[k::n]]
+        self.channels: dict[int, RemoteChannel] = {}
+        for w in self._workers:
+            self.channels.update(w.channels)
+
+    def start(self) -> None:
+        for w in self._workers:
+            w.start()
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [w.process.pid for w in self._workers if w.process.pid is not None and w.process.is_alive()]
+
+    def refresh(self) -> None:
+        """Bring every channel's figures up to date (one status round trip per worker)."""
+        for w in self._workers:
+            w.ask(("status", None))
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the workers have exited and everything they sent is handed to the sink."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for w in self._workers:
+            w._receiver.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    @property
+    def alive(self) -> bool:
+        return any(w._receiver.is_alive() for w in self._workers)
