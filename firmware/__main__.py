@@ -3,4 +3,5 @@ import sys
 
 from firmware.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a worker process imports it (firmware.workers)
+    sys.exit(main())

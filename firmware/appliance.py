@@ -36,7 +36,7 @@ from firmware.config import Config, ConfigError, HeatMapConfig, save_config
 from firmware.geometry import polygon_problem
 from firmware.service import ChannelStatus, ServiceError
 from firmware.stats import MemoryStatistics, StatisticsSink
-from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, RemoteChannel
+from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, RemoteChannel, available_cores
 from hal import downscale
 from hal.capture import is_live
 from hal.input import CaptureInput
@@ -45,6 +45,8 @@ from vca.warmup import warm_up
 log = logging.getLogger("firmware.appliance")
 
 BOOT_WAIT = 3.0  # wall seconds boot waits for inputs to open before reporting them
+WORKER_START_TIMEOUT = 60.0  # wall seconds for worker processes to load the kernels (a first boot compiles)
+STOP_TIMEOUT = 10.0          # wall seconds channels get to drain their hour at shutdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class Appliance:
     def _start_channels(self) -> None:
         stop_at = None if self.options.duration is None else self.options.start + self.options.duration
         sink = _FanOut([self.totals, self.store])
-        # With more channels than cores, channel threads already fill the
+        # With as many channels as cores, the channels already fill the
         # cores; decoder frame threads would only add latency and memory.
         threads = 1 if len(self.config.channels) >= (os.cpu_count() or 1) else 0
         budget = frame_budget_us([25.0] * len(self.config.channels), self.config.appliance.analytics_share)
@@ -139,10 +141,12 @@ class Appliance:
             else:
                 specs.append(ChannelSpec(ch, capture, budget, checkpoint, stop_at))
         if specs:
-            self.pool = ProcessPool(specs, sink, processes=os.cpu_count() or 1)
+            self.pool = ProcessPool(specs, sink, processes=available_cores())
             self.channels.update(self.pool.channels)
             self.channels = dict(sorted(self.channels.items()))
             self.pool.start()
+            if not self.pool.wait_ready(WORKER_START_TIMEOUT):
+                log.warning("worker processes not ready within %g s", WORKER_START_TIMEOUT)
         for c in self.channels.values():
             if isinstance(c, Channel):
                 c.start()
@@ -237,12 +241,14 @@ class Appliance:
         self.stop_event.set()
         for port in self._console_ports:
             port.close()
+        deadline = time.monotonic() + STOP_TIMEOUT
         for c in self.channels.values():
             c.stop()
         for c in self.channels.values():
-            c.join(timeout=10.0)
+            c.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.pool is not None:
-            self.pool.join(timeout=10.0)
+            # Everything the workers sent reaches the store before it closes.
+            self.pool.close(timeout=max(0.0, deadline - time.monotonic()))
         for c in self.channels.values():
             c.capture.close()
         if self.store is not None:

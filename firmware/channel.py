@@ -1,11 +1,12 @@
 """One channel of the appliance: capture -> heat-map analysis -> hourly statistics.
 
-One frame's work is `Channel.step()`. Who calls it is the driver's choice:
-`start()` gives the channel its own thread (live cameras, real-time pacing:
-the thread blocks in the capture until the frame is due), while
-`firmware.scheduler.WorkerPool` steps many full-speed channels from a few
-workers (`step(block=False)`, `finish()`). Either way one thread at a time
-touches a channel's state. Each frame:
+One frame's work is `Channel.step()`, or its two halves `take()` (the
+frame) and `process()` (the rest). Who calls them is the driver's choice:
+`start()` gives the channel its own thread (live cameras: the thread blocks
+in the capture until a frame arrives), while `firmware.scheduler.WorkerPool`
+steps many recorded channels from a few workers, taking a batch of frames
+before processing them (`take(block=False)`, `process()`, `finish()`).
+Either way one thread at a time touches a channel's state. Each frame:
 
 1. take the next frame from the capture input (None: the appliance stops,
    or, non-blocking, the source is lost and not due for a retry);
@@ -53,7 +54,7 @@ class ChannelCounters:
     analysed: int = 0      # frames the analyser stepped on
     fps: float = 0.0       # input frame rate over the last status period (wall time)
     wall: float = 0.0      # appliance time of the last frame
-    done: bool = False     # reached the end of the run (--duration)
+    done: bool = False     # ended (stopped, past --duration, or an internal error) and drained
 
 
 class Channel:

@@ -4,14 +4,18 @@ Every frame crosses the GIL about ten times (PyAV decode, the VCA's `nogil`
 kernels). With a thread per channel, each crossing is a hand-off among all
 channel threads and the second core mostly waits; with one worker per core,
 round-robin over the channels, the same work runs ~40 % faster (2 cores, 16
-channels at 640x360: 2383 -> 3362 frames/s, see the README's figures).
+channels at 640x360: 2383 -> 3362 frames/s, see the README's figures). The
+appliance runs one such pool, of one worker, in each of its worker
+processes (`firmware.workers`), which takes the GIL out of the picture
+between cores; a pool of several threads remains for one process.
 
 The channels wait in one shared queue ordered by when each has work next
 (`CaptureInput.due()`): now, at full speed (so the queue is a round-robin);
 its next frame's due time, for a paced recording; its next reopen attempt,
-in VIDEO LOSS. A worker takes the channel due first, sleeps until it is due
-if need be, steps it one frame (`Channel.step(block=False)`, which never
-waits through VIDEO LOSS) and puts it back, so a channel is only ever
+in VIDEO LOSS. A worker takes the channel due first (with others due, see
+BATCHES), sleeps until it is due if need be, steps it one frame
+(`Channel.take(block=False)`, which never waits through VIDEO LOSS, then
+`Channel.process`) and puts it back, so a channel is only ever
 stepped by one worker at a time and the load balances itself (a disabled
 channel costs a decode, an analysed one several times that). A channel that
 ENDS (stopped, or past --duration) is finished by the worker that saw it

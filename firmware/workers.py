@@ -32,11 +32,19 @@ MESSAGES, one duplex pipe per process, tuples with the tag first:
                     ("background", cid, wall, image)  ("checkpoint",)
                     ("log", LogRecord attributes)
 
-LIFETIME. A worker ignores SIGINT and SIGTERM: the parent decides when
-channels stop, and each then drains its running hour through the pipe. When
-the pipe closes (the parent is gone, even by SIGKILL) the worker stops its
-channels and exits, so nothing is left decoding. A worker that dies is
-logged once and its channels show state "stopped" with the reason.
+DEALING. Channels with the heat map enabled are dealt out first, then the
+others, so the analysis is spread over the cores (a console enable later
+does not move a channel). Within a process one thread steps all its
+channels, so a source that blocks a read holds that process's channels.
+
+LIFETIME. A worker ignores SIGINT (a console's Ctrl-C reaches the whole
+process group; the parent decides) and takes SIGTERM (a service manager
+stopping the group, or multiprocessing's own clean-up) as "stop every
+channel": each then drains its running hour through the pipe and the worker
+exits. When the pipe closes (the parent is gone, even by SIGKILL) it does
+the same, so nothing is left decoding. `ProcessPool.close()` kills a worker
+that has not exited by its deadline. A worker that dies is logged once and
+its channels end ("stopped", with the reason as the last error).
 """
 from __future__ import annotations
 
@@ -45,6 +53,7 @@ import gc
 import itertools
 import logging
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -165,7 +174,12 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
     from vca.warmup import warm_up
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    channels: dict[int, Channel] = {}
+
+    def stop_all(*_) -> None:
+        for c in channels.values():
+            c.stop()
+    signal.signal(signal.SIGTERM, stop_all)
     lock = threading.Lock()
 
     def send(msg) -> None:
@@ -178,10 +192,10 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
     warm_up()
     downscale.warm_up()
     sink = _PipeSink(send)
-    channels = {s.config.id: Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink,
-                                     budget_us=s.budget_us, checkpoint_interval=s.checkpoint_interval,
-                                     stop_at=s.stop_at)
-                for s in specs}
+    for s in specs:
+        channels[s.config.id] = Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink,
+                                        budget_us=s.budget_us, checkpoint_interval=s.checkpoint_interval,
+                                        stop_at=s.stop_at)
     pool = WorkerPool(list(channels.values()), workers=1)
     pool.start()
     gc.collect()
@@ -200,26 +214,33 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
             if not conn.poll(min(STATUS_INTERVAL, max(0.0, next_status - now))):
                 continue
             msg = conn.recv()
-            tag = msg[0]
-            if tag == "status":
-                status(msg[1])
-            elif tag == "preview":
-                send(("preview", msg[1], channels[msg[2]].preview()))
-            elif tag == "reconfigure":
-                channels[msg[1]].reconfigure(msg[2])
-            elif tag == "budget":
-                channels[msg[1]].budget.budget_us = msg[2]
-            elif tag == "stop":
-                channels[msg[1]].stop()
+            try:
+                _obey(msg, channels, send, status)
+            except Exception:  # a bad request must not take the channels down
+                logging.getLogger("firmware.workers").exception("worker: cannot handle %r", msg[0])
     except (EOFError, OSError):
-        for c in channels.values():  # the parent is gone: stop, drain into the void, exit
-            c.stop()
+        stop_all()  # the parent is gone: stop, drain into the void, exit
     pool.join()
     try:
         status(None)
         conn.close()
     except OSError:
         pass
+
+
+def _obey(msg, channels: dict[int, Channel], send, status) -> None:
+    """Carry out one request from the parent (MESSAGES)."""
+    tag = msg[0]
+    if tag == "status":
+        status(msg[1])
+    elif tag == "preview":
+        send(("preview", msg[1], channels[msg[2]].preview()))
+    elif tag == "reconfigure":
+        channels[msg[1]].reconfigure(msg[2])
+    elif tag == "budget":
+        channels[msg[1]].budget.budget_us = msg[2]
+    elif tag == "stop":
+        channels[msg[1]].stop()
 
 
 # ---------------------------------------------------------------------- parent side
@@ -251,7 +272,7 @@ class _BudgetView:
     @budget_us.setter
     def budget_us(self, us: float) -> None:
         self._stats = dataclasses.replace(self._stats, budget_us=us)
-        self._channel._worker.send(("budget", self._channel.config.id, us))
+        self._channel._send("budget", us)
 
     @property
     def overruns(self) -> int:
@@ -291,6 +312,7 @@ class RemoteChannel:
     def _lost(self, why: str) -> None:
         self.capture.state = self._state = "stopped"
         self.capture.last_error = why
+        self.counters.done = True  # ended, as a channel stopped by an internal error is
         self._done.set()
 
     @property
@@ -305,17 +327,20 @@ class RemoteChannel:
     def alive(self) -> bool:
         return not self._done.is_set()
 
+    def _send(self, tag: str, *args) -> None:
+        self._worker.send((tag, self.config.id, *args))
+
     def reconfigure(self, config: ChannelConfig) -> None:
         """Apply new settings from the channel's next frame."""
         self.config = config
-        self._worker.send(("reconfigure", config.id, config))
+        self._send("reconfigure", config)
 
     def preview(self) -> np.ndarray | None:
-        return self._worker.ask(("preview", None, self.config.id))
+        return self._worker.ask("preview", self.config.id)
 
     def stop(self) -> None:
         self._stopping = True
-        self._worker.send(("stop", self.config.id))
+        self._send("stop")
 
     def join(self, timeout: float | None = None) -> None:
         self._done.wait(timeout)
@@ -335,6 +360,8 @@ class _Worker:
         self._tokens = itertools.count(1)
         self._replies: dict[int, list] = {}
         self._reply = threading.Condition()
+        self._closed = False          # the pipe is gone: no reply will come
+        self.ready = threading.Event()  # the first status arrived: kernels loaded, channels started
         self._receiver = threading.Thread(target=self._receive, name=f"{name}-receiver", daemon=True)
 
     def start(self) -> None:
@@ -349,41 +376,45 @@ class _Worker:
         except (OSError, ValueError):
             pass  # the worker is gone; _receive has said so
 
-    def ask(self, msg, timeout: float = REPLY_TIMEOUT):
-        """Send a request that carries a token; the worker's answer (None on timeout)."""
+    def ask(self, tag: str, *args, timeout: float = REPLY_TIMEOUT):
+        """Send request (tag, token, *args); the worker's answer, None on timeout or once it is gone."""
         token = next(self._tokens)
         with self._reply:
             self._replies[token] = []
-        self.send((msg[0], token, *msg[2:]))
+        self.send((tag, token, *args))
         with self._reply:
-            self._reply.wait_for(lambda: self._replies[token] or not self._receiver.is_alive(), timeout)
+            self._reply.wait_for(lambda: self._replies[token] or self._closed, timeout)
             got = self._replies.pop(token)
         return got[0] if got else None
 
+    @property
+    def alive(self) -> bool:
+        """Still receiving: the worker has not exited, or what it sent is not all handled."""
+        return self._receiver.is_alive()
+
+    def join(self, timeout: float | None) -> None:
+        if self._receiver.ident is not None:  # started
+            self._receiver.join(timeout)
+
+    def kill(self) -> None:
+        if self.process.pid is not None and self.process.is_alive():
+            log.error("%s: did not stop in time; killed", self.process.name)
+            self.process.kill()
+
     def _receive(self) -> None:
-        try:
-            while True:
+        while True:
+            try:
                 msg = self.conn.recv()
-                tag = msg[0]
-                if tag == "record":
-                    self.sink.record(msg[1])
-                elif tag == "checkpoint":
-                    self.sink.checkpoint()
-                elif tag == "background":
-                    self.sink.save_background(msg[1], msg[2], msg[3])
-                elif tag == "status":
-                    for cid, snap in msg[2].items():
-                        self.channels[cid]._update(snap)
-                    self._answer(msg[1], True)
-                elif tag == "preview":
-                    self._answer(msg[1], msg[2])
-                elif tag == "log":
-                    record = logging.makeLogRecord(msg[1])
-                    logging.getLogger(record.name).handle(record)
-        except (EOFError, OSError):
-            pass
-        except Exception:
-            log.exception("%s: statistics from the worker could not be stored", self.process.name)
+            except (EOFError, OSError):
+                break
+            try:
+                self._handle(msg)
+            except Exception:
+                # Keep reading: a worker blocked on a full pipe would stop its channels.
+                log.exception("%s: could not handle %r from the worker", self.process.name, msg[0])
+        with self._reply:
+            self._closed = True
+            self._reply.notify_all()
         self.process.join(timeout=REPLY_TIMEOUT)
         # A worker exits once all its channels have ended and drained; any
         # channel not done by then went down with it.
@@ -394,8 +425,25 @@ class _Worker:
                       ", ".join(str(c.config.id) for c in lost))
             for c in lost:
                 c._lost(why)
-        with self._reply:
-            self._reply.notify_all()
+
+    def _handle(self, msg) -> None:
+        tag = msg[0]
+        if tag == "record":
+            self.sink.record(msg[1])
+        elif tag == "checkpoint":
+            self.sink.checkpoint()
+        elif tag == "background":
+            self.sink.save_background(msg[1], msg[2], msg[3])
+        elif tag == "status":
+            for cid, snap in msg[2].items():
+                self.channels[cid]._update(snap)
+            self.ready.set()
+            self._answer(msg[1], True)
+        elif tag == "preview":
+            self._answer(msg[1], msg[2])
+        elif tag == "log":
+            record = logging.makeLogRecord(msg[1])
+            logging.getLogger(record.name).handle(record)
 
     def _answer(self, token: int | None, value) -> None:
         if token is None:
@@ -414,7 +462,8 @@ class ProcessPool:
             raise ValueError(f"processes must be >= 1 (got {processes})")
         ctx = mp.get_context("spawn")  # never fork a process that already runs threads
         n = max(1, min(processes, len(specs)))
-        self._workers = [_Worker(ctx, specs[k::n], sink, f"channels-{k + 1}") for k in range(n) if specs[k::n]]
+        dealt = sorted(specs, key=lambda s: not s.config.heat_map.enabled)  # stable: analysed first
+        self._workers = [_Worker(ctx, dealt[k::n], sink, f"channels-{k + 1}") for k in range(n) if dealt[k::n]]
         self.channels: dict[int, RemoteChannel] = {}
         for w in self._workers:
             self.channels.update(w.channels)
@@ -428,17 +477,44 @@ class ProcessPool:
         """Process ids of the live workers."""
         return [w.process.pid for w in self._workers if w.process.pid is not None and w.process.is_alive()]
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every worker has loaded its kernels and started its channels."""
+        deadline = time.monotonic() + timeout
+        return all(w.ready.wait(max(0.0, deadline - time.monotonic())) for w in self._workers)
+
     def refresh(self) -> None:
         """Bring every channel's figures up to date (one status round trip per worker)."""
         for w in self._workers:
-            w.ask(("status", None))
+            if w.ask("status") is None and w.alive:
+                log.warning("%s: no status within %g s; figures may be stale", w.process.name, REPLY_TIMEOUT)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the workers have exited and everything they sent is handed to the sink."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for w in self._workers:
-            w._receiver.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            w.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def close(self, timeout: float) -> None:
+        """Stop every channel and wait up to `timeout` for the workers to drain and exit;
+        kill those that have not (their unsent increments are lost), then wait for
+        what the others sent to reach the sink."""
+        for c in self.channels.values():
+            if not c.stopping:
+                c.stop()
+        self.join(timeout)
+        for w in self._workers:
+            if w.alive:
+                w.kill()
+        self.join(REPLY_TIMEOUT)
 
     @property
     def alive(self) -> bool:
-        return any(w._receiver.is_alive() for w in self._workers)
+        return any(w.alive for w in self._workers)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (affinity and cpusets included)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

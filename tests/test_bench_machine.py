@@ -1,7 +1,7 @@
 """The machine's overrun floor: fixed work timed like frames, counted against a budget."""
 import pytest
 
-from firmware.bench.machine import iterations_for, overrun_floor
+from firmware.bench.machine import _Buffers, lines_for, overrun_floor
 
 
 def test_chunks_cost_what_was_asked():
@@ -20,9 +20,16 @@ def test_counts_chunks_over_the_budget():
     assert f.max_us >= f.p99_us >= f.median_us > 100.0
 
 
-def test_iterations_scale_with_the_cost():
-    a, b = iterations_for(100.0), iterations_for(1000.0)
-    assert 5 <= b / a <= 20
+def test_chunk_length_scales_with_the_cost():
+    bufs = _Buffers(4, 1 << 20)
+    a, b = lines_for(100.0, bufs), lines_for(1000.0, bufs)
+    assert 4 <= b / a <= 25
+
+
+def test_reads_channel_sized_buffers_in_turn():
+    f = overrun_floor(chunk_us=200.0, budget_us=1e9, cpu_share=0.5, seconds=0.3, threads=1,
+                      buffers=8, buffer_bytes=2 << 20)
+    assert f.chunks > 50 and 100.0 <= f.median_us <= 800.0, f
 
 
 @pytest.mark.parametrize("kwargs", [dict(chunk_us=0.0), dict(seconds=0.0)])

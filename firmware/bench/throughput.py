@@ -26,9 +26,9 @@ on a shared machine the figures are only as good as that is small.
    measurement window with no budget overrun and no capture drop, found by
    doubling from half the estimate of step 2 and then bisecting; a probe
    that fails while other processes used over 5 % of the cores is run again;
-5. the machine's overrun floor (`firmware.bench.machine`): fixed register
-   arithmetic costing what a frame costs, at the real-time run's CPU load and
-   budget, timed the same way. Its chunks over budget are overruns no
+5. the machine's overrun floor (`firmware.bench.machine`): fixed work
+   streaming channel-sized buffers in turn, costing what a frame costs, at
+   the real-time run's CPU load and budget, timed the same way. Its chunks over budget are overruns no
    analysis can avoid on this machine (a virtual CPU's preemptions are
    billed to whichever thread runs); the run's own overrun rate is read
    against it. With `find_capacity`, measured again at the first failing
@@ -125,7 +125,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     from firmware.config import ChannelConfig, HeatMapConfig
     from firmware.scheduler import WorkerPool
     from firmware.stats import MemoryStatistics
-    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
+    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, available_cores
     from hal import downscale
     from hal.input import CaptureInput
     from vca.warmup import warm_up
@@ -143,7 +143,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
              for cid in range(1, n + 1)]
     pool = None
     if workers is None:
-        pool = ProcessPool(specs, sink, os.cpu_count() or 1)
+        pool = ProcessPool(specs, sink, available_cores())
         channels = list(pool.channels.values())
     else:
         channels = [Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink, budget_us=s.budget_us,
@@ -177,9 +177,10 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
             c.stop()  # the channel hands its stop event to CaptureInput.read, which closes the source
         for c in channels:
             c.join(timeout=10.0)
-        for p in (pool, threads):
-            if p is not None:
-                p.join(timeout=10.0)
+        if pool is not None:
+            pool.close(timeout=10.0)
+        if threads is not None:
+            threads.join(timeout=10.0)
         gc.unfreeze()  # a later run must not keep this run's objects
     wall = t1 - t0
     delta = after - before  # (channels, 5): frames, analysed, drops, overruns, skipped
@@ -215,7 +216,8 @@ def _cpu_seconds(pool) -> float:
 
 
 def _rss_mb(pool) -> float:
-    """Resident MB of this process and the pool's worker processes."""
+    """Resident MB of this process and the pool's worker processes (their RSS summed:
+    shared libraries count once per process)."""
     return rss_mb() + (sum(rss_mb(pid) for pid in pool.pids) if pool is not None else 0.0)
 
 
@@ -303,7 +305,7 @@ def array_bytes(root) -> int:
 
 
 def find_capacity(source: str, seconds: float, analysis_width: int | None, fps: float, start: int,
-                  progress=None) -> dict:
+                  progress=None, state_bytes: int = 4 << 20) -> dict:
     """Largest channel count with no overruns and no drops at real-time pacing (doubling, then bisection)."""
     runs: dict[int, RunResult] = {}
 
@@ -352,7 +354,8 @@ def find_capacity(source: str, seconds: float, analysis_width: int | None, fps: 
         out["limit"] = _limit(failed)
         if failed.overruns and failed.median_us > 0:
             # Would the machine alone have overrun at that load?
-            floor = overrun_floor(failed.median_us, failed.budget_us, failed.cpu_share, seconds)
+            floor = overrun_floor(failed.median_us, failed.budget_us, failed.cpu_share, seconds,
+                                  buffers=failed.channels, buffer_bytes=state_bytes)
             out["machine_floor"] = _floor_json(floor, failed.analysed)
             out["limit"] += (f"; the machine alone, same load: {floor.over_budget} of {floor.chunks} "
                              f"fixed-work chunks over the budget")
@@ -392,10 +395,11 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
             capacity: bool = False) -> dict:
     """The `nvr bench throughput` report (see the module docstring); progress on stderr."""
     from firmware.bench.progress import Progress
-    from firmware.scheduler import default_workers
+    from firmware.workers import available_cores
 
     info = probe_source(source, analysis_width)
     fps = info.fps
+    state_bytes = analyzer_bytes(info.analysis_height, info.analysis_width)
     steps = 4 + (9 if capacity else 0)  # capacity probes: a guess for the bar only
     with Progress(steps * seconds, "throughput") as bar:
         ticker = _Ticker(bar)
@@ -409,7 +413,8 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
             rt = run_channels(source, channels, seconds, analysis_width, heat_map=True, speed="realtime",
                               fps=fps)
             bar.set_label("machine floor")
-            floor = overrun_floor(rt.median_us, rt.budget_us, rt.cpu_share, seconds) if rt.median_us > 0 else None
+            floor = (overrun_floor(rt.median_us, rt.budget_us, rt.cpu_share, seconds, buffers=channels,
+                                   buffer_bytes=state_bytes) if rt.median_us > 0 else None)
             report = {
                 "channels": channels,
                 "decode_fps": round(dec.fps, 1),
@@ -429,7 +434,7 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
                 "full_speed_median_us": round(pipe.median_us, 1),
                 "full_speed_p99_us": round(pipe.p99_us, 1),
                 "rss_mb": round(max(dec.rss_mb, pipe.rss_mb, rt.rss_mb), 1),
-                "analyzer_mb": round(analyzer_bytes(info.analysis_height, info.analysis_width) / 2**20, 3),
+                "analyzer_mb": round(state_bytes / 2**20, 3),
                 "cpu_share": round(pipe.cpu_share, 3),
                 "decode_cpu_share": round(dec.cpu_share, 3),
                 # Other processes' CPU during the runs: figures are only comparable when ~0.
@@ -440,14 +445,15 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
                 "fps": fps,
                 "seconds": seconds,
                 "cores": os.cpu_count(),
-                "workers": min(default_workers(), channels),
+                "workers": min(available_cores(), channels),  # worker processes
             }
             if capacity:
                 start = max(1, int(pipe.fps / fps / 2))
 
                 def on_probe(n, r):
                     bar.set_label(f"capacity, {n} ch")
-                report["capacity"] = find_capacity(source, seconds, analysis_width, fps, start, on_probe)
+                report["capacity"] = find_capacity(source, seconds, analysis_width, fps, start, on_probe,
+                                                   state_bytes)
     return report
 
 

@@ -43,6 +43,9 @@ def run(args) -> int:
     except ConfigError as e:
         appliance.shutdown()
         raise UserError(str(e)) from None
+    except BaseException:
+        appliance.shutdown()  # worker processes must not outlive a failed boot
+        raise
     try:
         return appliance.run()
     finally:
