@@ -70,6 +70,7 @@ from hal.frame import StreamInfo
 log = logging.getLogger("firmware.workers")
 
 STATUS_INTERVAL = 0.2   # wall seconds between a worker's status messages
+FULL_STATUS_EVERY = 10  # ...of which every 10th has the cost percentiles (on request: always)
 REPLY_TIMEOUT = 5.0     # wall seconds the parent waits for a status or preview reply
 
 
@@ -118,14 +119,23 @@ class ChannelSnapshot:
     info: StreamInfo | None
     last_error: str
     drops: int
-    budget: BudgetStats
+    budget_us: float
+    overruns: int
+    skipped: int
+    stride: int
+    costs: tuple[float, float] | None   # (median, p99) us; only in full snapshots
 
 
-def _snapshot(c: Channel) -> ChannelSnapshot:
-    k = c.counters
+def _snapshot(c: Channel, full: bool) -> ChannelSnapshot:
+    k, b = c.counters, c.budget
+    costs = None
+    if full:
+        st = b.stats()
+        costs = (st.median_us, st.p99_us)
     return ChannelSnapshot(frames=k.frames, analysed=k.analysed, wall=k.wall, done=k.done, state=c.state,
                            capture_state=c.capture.state, info=c.capture.info,
-                           last_error=c.capture.last_error, drops=c.capture.drops, budget=c.budget.stats())
+                           last_error=c.capture.last_error, drops=c.capture.drops, budget_us=b.budget_us,
+                           overruns=b.overruns, skipped=b.skipped, stride=b.stride, costs=costs)
 
 
 # ---------------------------------------------------------------------- worker side
@@ -198,19 +208,30 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
                                         stop_at=s.stop_at)
     pool = WorkerPool(list(channels.values()), workers=1)
     pool.start()
-    gc.collect()
-    gc.freeze()  # as the appliance does after boot
+    settled = False
 
-    def status(token) -> None:
-        send(("status", token, {cid: _snapshot(c) for cid, c in channels.items()}))
+    def status(token, full: bool = True) -> None:
+        send(("status", token, {cid: _snapshot(c, full) for cid, c in channels.items()}))
 
     next_status = 0.0
+    ticks = 0
     try:
         while pool.alive:
             now = time.monotonic()
             if now >= next_status:
-                status(None)
+                # Cost percentiles only every FULL_STATUS_EVERY-th time: with
+                # dozens of channels they are the status message's main cost.
+                status(None, full=ticks % FULL_STATUS_EVERY == 0)
+                ticks += 1
                 next_status = now + STATUS_INTERVAL
+            if not settled and all(c.counters.frames or c.capture.state != "connecting" or c.stopping
+                                   for c in channels.values()):
+                # Every channel has its decoder and analyser now: as the
+                # appliance does after boot, put them out of the collector's
+                # sight, or full collections scanning them land in frames.
+                gc.collect()
+                gc.freeze()
+                settled = True
             if not conn.poll(min(STATUS_INTERVAL, max(0.0, next_status - now))):
                 continue
             msg = conn.recv()
@@ -222,7 +243,7 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
         stop_all()  # the parent is gone: stop, drain into the void, exit
     pool.join()
     try:
-        status(None)
+        status(None, full=True)
         conn.close()
     except OSError:
         pass
@@ -304,7 +325,9 @@ class RemoteChannel:
         k.frames, k.analysed, k.wall, k.done = s.frames, s.analysed, s.wall, s.done
         cap = self.capture
         cap.info, cap.state, cap.last_error, cap.drops = s.info, s.capture_state, s.last_error, s.drops
-        self.budget._stats = s.budget
+        old = self.budget._stats
+        median, p99 = s.costs if s.costs is not None else (old.median_us, old.p99_us)
+        self.budget._stats = BudgetStats(s.budget_us, median, p99, s.overruns, s.skipped, s.stride)
         self._state = s.state
         if s.done:
             self._done.set()

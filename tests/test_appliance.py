@@ -111,6 +111,31 @@ def test_sigterm_stops_a_realtime_run_cleanly(tmp_path, walker_clip):
     assert "Traceback" not in err
 
 
+def test_sigterm_to_the_whole_group_drains_every_worker_into_the_store(tmp_path, walker_clip):
+    # A service manager stops the appliance and its worker processes at once:
+    # each worker stops its channels, which drain their hour through the pipe
+    # before the main process closes the store.
+    cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip)), channel(2, str(walker_clip))],
+                       checkpoint_interval=60)
+    state = tmp_path / "state"
+    p = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(cfg), "--state-dir", str(state),
+                          "--start", "2026-11-24T12:00:00"], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    seen = ""
+    while "boot complete" not in seen and time.monotonic() < deadline:
+        seen += p.stdout.readline()
+    assert "boot complete" in seen, seen
+    time.sleep(3.0)
+    os.killpg(p.pid, signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert "shutdown complete" in out and "Traceback" not in err
+    with SqliteStatistics(state, create=False) as store:
+        for cid in (1, 2):  # no checkpoint ran: all of it came with the stop
+            assert sum(r.analysed_seconds for r in store.rows(cid, 0, 2**40, "hour")) >= 2.0
+
+
 def test_saved_settings_apply_to_the_running_channel_from_its_next_frame(tmp_path, walker_clip):
     cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip), enabled=False)])
     config = load_config(cfg)
