@@ -31,16 +31,15 @@ import numpy as np
 
 from firmware import clock
 from firmware.budget import frame_budget_us
-from firmware.channel import Channel
+from firmware.channel import Channel, load_kernels
 from firmware.config import Config, ConfigError, HeatMapConfig, save_config
 from firmware.geometry import polygon_problem
 from firmware.service import ChannelStatus, ServiceError
 from firmware.stats import MemoryStatistics, StatisticsSink
-from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, RemoteChannel, available_cores
-from hal import downscale
+from firmware.scheduler import available_cores
+from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, RemoteChannel
 from hal.capture import is_live
 from hal.input import CaptureInput
-from vca.warmup import warm_up
 
 log = logging.getLogger("firmware.appliance")
 
@@ -112,12 +111,11 @@ class Appliance:
         self._say(f"statistics store {self.store.path}")
 
     def _load_analytics(self) -> None:
-        # Every kernel now, not at its first use: a kernel first needed by a
-        # scene change would otherwise load (or compile) with the GIL held
-        # while every channel is running (vca.warmup).
+        # For live channels, which run here; worker processes load their own,
+        # from the Numba cache this fills on a first boot (compiled once, not
+        # once per worker).
         t0 = time.monotonic()
-        warm_up()
-        downscale.warm_up()
+        load_kernels()
         self._say(f"analytics loaded in {time.monotonic() - t0:.1f} s")
 
     def _start_channels(self) -> None:

@@ -33,9 +33,11 @@ from firmware.budget import FrameBudget
 from firmware.clock import hour_start, weekday_minute
 from firmware.config import ChannelConfig
 from firmware.stats import HourRecord, Layout, StatisticsSink
+from hal import downscale
 from hal.frame import Frame, StreamInfo
 from hal.input import CaptureInput
 from vca.analyzer import ChannelAnalyzer
+from vca.warmup import warm_up
 
 log = logging.getLogger("firmware.channel")
 
@@ -46,6 +48,14 @@ ENDED = "ended"   # stopped or past the end of the run: call finish() once
 
 PREVIEW_INTERVAL = 0.5     # wall seconds between preview copies for the console
 BACKGROUND_INTERVAL = 600  # appliance seconds between background snapshots
+
+
+def load_kernels() -> None:
+    """Load every kernel a channel runs, the analysis' (`vca.warmup`) and the capture's
+    downscale, before channels start: one first needed mid-run (a scene change) would
+    otherwise load, or compile, with the GIL held while every channel waits."""
+    warm_up()
+    downscale.warm_up()
 
 
 @dataclass(slots=True)

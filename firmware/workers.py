@@ -53,7 +53,6 @@ import gc
 import itertools
 import logging
 import multiprocessing as mp
-import os
 import signal
 import threading
 import time
@@ -178,10 +177,9 @@ class _PipeLog(logging.Handler):
 
 def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
     """A worker process: build the channels, step them, answer the parent until they end."""
+    from firmware.channel import load_kernels
     from firmware.scheduler import WorkerPool
-    from hal import downscale
     from hal.input import CaptureInput
-    from vca.warmup import warm_up
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     channels: dict[int, Channel] = {}
@@ -199,8 +197,7 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [_PipeLog(send)]
     root.setLevel(log_level)
-    warm_up()
-    downscale.warm_up()
+    load_kernels()
     sink = _PipeSink(send)
     for s in specs:
         channels[s.config.id] = Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink,
@@ -238,7 +235,7 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
             try:
                 _obey(msg, channels, send, status)
             except Exception:  # a bad request must not take the channels down
-                logging.getLogger("firmware.workers").exception("worker: cannot handle %r", msg[0])
+                log.exception("worker: cannot handle %r", msg[0])
     except (EOFError, OSError):
         stop_all()  # the parent is gone: stop, drain into the void, exit
     pool.join()
@@ -534,10 +531,3 @@ class ProcessPool:
     def alive(self) -> bool:
         return any(w.alive for w in self._workers)
 
-
-def available_cores() -> int:
-    """Cores this process may run on (affinity and cpusets included)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1

@@ -24,7 +24,7 @@ from hal.capture import PyAVCapture
 from vca import background, blobs, contour, grid, mask, morphology, tracks
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
-from vca.warmup import warm_up
+from firmware.channel import load_kernels
 
 def signatures():
     return {f"{m.__name__}.{n}": len(d.signatures)
@@ -33,8 +33,7 @@ def signatures():
 
 path, warm = sys.argv[1], sys.argv[2] == "1"
 if warm:
-    warm_up()
-    downscale.warm_up()
+    load_kernels()  # what boot and every worker process run
 before = signatures()
 scene_changes = 0
 for width in (None, 80):                   # a plane view at full size, a downscaled image

@@ -121,17 +121,13 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     steps them by k worker threads in this process, 0 by a thread each.
     """
     from firmware.budget import frame_budget_us
-    from firmware.channel import Channel
+    from firmware.channel import Channel, load_kernels
     from firmware.config import ChannelConfig, HeatMapConfig
-    from firmware.scheduler import WorkerPool
+    from firmware.scheduler import WorkerPool, available_cores
     from firmware.stats import MemoryStatistics
-    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, available_cores
-    from hal import downscale
+    from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
     from hal.input import CaptureInput
-    from vca.warmup import warm_up
 
-    warm_up()  # as the appliance's boot does: no kernel loads while channels run
-    downscale.warm_up()
     budget = frame_budget_us([fps] * n, analytics_share)
     sink = MemoryStatistics()
     hm = HeatMapConfig(enabled=heat_map, regions=(MOST_OF_FRAME,))
@@ -146,6 +142,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         pool = ProcessPool(specs, sink, available_cores())
         channels = list(pool.channels.values())
     else:
+        load_kernels()  # here, as worker processes do for theirs
         channels = [Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink, budget_us=s.budget_us,
                             checkpoint_interval=s.checkpoint_interval, stop_at=None) for s in specs]
     threads = None
@@ -395,7 +392,7 @@ def measure(source: str, channels: int, seconds: float, analysis_width: int | No
             capacity: bool = False) -> dict:
     """The `nvr bench throughput` report (see the module docstring); progress on stderr."""
     from firmware.bench.progress import Progress
-    from firmware.workers import available_cores
+    from firmware.scheduler import available_cores
 
     info = probe_source(source, analysis_width)
     fps = info.fps
