@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-MIN_POINTS = 3
-MAX_POINTS = 10
-MAX_AREAS = 8
+from vca.limits import MAX_POINTS, MIN_POINTS
 # Smaller than one pixel at 1920x1080: a sliver nobody drew on purpose.
 MIN_AREA = 1e-6
 

@@ -27,13 +27,16 @@ from typing import Any
 import numpy as np
 
 from firmware.clock import from_clock, to_clock
-from firmware.config import PARAMETER_KEYS
 from firmware.migrations import DWELL_UNITS
 from firmware.stats import Layout
 from firmware.store import SqliteStatistics
+from vca.params import PARAMETER_KEYS
 
 REPORT_TYPES = ("daily", "weekly", "monthly", "annual")
 MODELS = ("dwell", "people")
+# As the vendor's how-to names them (console, web page).
+REPORT_LABELS = dict(zip(REPORT_TYPES, ("Daily Report", "Weekly Report", "Monthly Report", "Annual Report")))
+MODEL_LABELS = {"people": "People (visits)", "dwell": "Dwell (time stayed)"}
 
 
 class ReportError(ValueError):

@@ -19,9 +19,7 @@ from typing import Sequence
 import numpy as np
 from numba import njit
 
-MAX_AREAS = 8
-MIN_POINTS = 3
-MAX_POINTS = 10
+from vca.limits import MAX_AREAS, MAX_POINTS, MIN_POINTS
 
 
 @njit(cache=True, nogil=True)
