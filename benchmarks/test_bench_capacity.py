@@ -27,7 +27,8 @@ import os
 import pytest
 
 from frames import N_FRAMES, SAMPLES, SEQUENCES, benchmarks_disabled, clip_at
-from firmware.bench.throughput import analyzer_bytes, measure, rss_mb, run_channels
+from firmware.bench.throughput import analyzer_bytes, measure, run_channels
+from firmware.procstat import rss_mb
 
 pytest.importorskip("hal.input", reason="hal.input.CaptureInput is not in the tree yet")
 

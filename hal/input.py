@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from enum import StrEnum
 from typing import Callable, Protocol
 
 from hal.errors import CaptureError
@@ -23,18 +24,53 @@ from hal.frame import Frame, StreamInfo
 
 log = logging.getLogger("hal.input")
 
-CONNECTING, RUNNING, VIDEO_LOSS, STOPPED = "connecting", "running", "video_loss", "stopped"
+
+
+class CaptureState(StrEnum):
+    """Where a capture input is in the diagram above."""
+
+    CONNECTING = "connecting"
+    RUNNING = "running"
+    VIDEO_LOSS = "video_loss"
+    STOPPED = "stopped"
+
+
+CONNECTING, RUNNING, VIDEO_LOSS, STOPPED = CaptureState
 
 
 class Capture(Protocol):
-    """What a CaptureInput drives: `hal.capture.PyAVCapture` or a synthetic twin."""
+    """The capture driver interface a CaptureInput drives: `hal.capture.PyAVCapture`,
+    or `hal.synthetic.SyntheticCapture`, its software twin.
 
-    realtime: bool   # stream time runs with the wall clock (paced file or live URL)
-    drops: int
+    `open` and `read` raise only `CaptureError`s (`hal.errors`): the input
+    goes to VIDEO LOSS and reopens later. `close` never raises and may be
+    called on a capture that never opened.
+    """
+
+    @property
+    def realtime(self) -> bool:
+        """Stream time runs with the wall clock (a paced file or a live URL)."""
+        ...
+
+    @property
+    def drops(self) -> int:
+        """Frames dropped because the consumer was late."""
+        ...
 
     def open(self) -> StreamInfo: ...
-    def read(self) -> Frame: ...
+    def read(self) -> Frame:
+        """The next frame; its luma is valid until the next `read`."""
+        ...
     def close(self) -> None: ...
+
+    def due(self) -> float:
+        """Monotonic time from which `read` will not wait (0.0: now)."""
+        ...
+
+    def skip(self, seconds: float) -> float:
+        """Move the stream on by up to `seconds` without decoding; the seconds skipped
+        (0.0 where the source cannot run ahead)."""
+        ...
 
 
 class CaptureInput:
@@ -132,13 +168,11 @@ class CaptureInput:
         cap = self._cap
         if cap is None:
             return self.retry_at
-        due = getattr(cap, "due", None)
-        return due() if due is not None else 0.0
+        return cap.due()
 
     def skip(self, seconds: float) -> float:
         """Fast-forward the open capture by up to `seconds` (see `PyAVCapture.skip`)."""
-        skip = getattr(self._cap, "skip", None)
-        return skip(seconds) if skip is not None else 0.0
+        return 0.0 if self._cap is None else self._cap.skip(seconds)
 
     def close(self) -> None:
         """Release the source; the input is `stopped`."""

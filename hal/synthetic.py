@@ -1,7 +1,7 @@
 """A software camera: the capture interface without a decoder.
 
-Same calls and failures as `hal.capture.PyAVCapture` (open, read, close,
-drops, realtime, info), drawing its own scene: bright squares ("walkers")
+The `hal.input.Capture` interface, as `hal.capture.PyAVCapture` implements
+it, drawing its own scene: bright squares ("walkers")
 crossing a dark textured floor, one step per frame, deterministic for a
 given seed. Use it to run the firmware or the analytics with no clip on
 disk and no decoding cost.
@@ -83,6 +83,14 @@ class SyntheticCapture:
         self._k += 1
         self._index += 1
         return Frame(luma=self._scaler(self._img), pts=pts, wall=self.clock_start + pts, index=self._index - 1)
+
+    def due(self) -> float:
+        """Paced frames wait in `read` itself, so a frame is always "due"."""
+        return 0.0
+
+    def skip(self, seconds: float) -> float:
+        """The scene is drawn frame by frame: nothing can be skipped."""
+        return 0.0
 
     def close(self) -> None:
         self.info = None

@@ -54,6 +54,8 @@ from typing import Callable
 import numpy as np
 
 from firmware.bench.machine import OverrunFloor, overrun_floor
+from firmware.procstat import machine_busy_seconds, process_cpu_seconds, rss_mb
+from hal.input import CaptureState
 
 MOST_OF_FRAME = ((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95))
 REALTIME_FPS = 25.0
@@ -198,7 +200,7 @@ def _wait_started(channels, heat_map: bool) -> None:
     while True:
         if all((c.counters.analysed if heat_map else c.counters.frames) > 0 for c in channels):
             return
-        dead = [c for c in channels if not c.alive or c.capture.state == "video_loss"]
+        dead = [c for c in channels if not c.alive or c.capture.state == CaptureState.VIDEO_LOSS]
         if dead or time.monotonic() > deadline:
             c = (dead or channels)[0]
             why = c.capture.last_error or f"no frame within {START_TIMEOUT:g} s"
@@ -218,46 +220,11 @@ def _rss_mb(pool) -> float:
     return rss_mb() + (sum(rss_mb(pid) for pid in pool.pids) if pool is not None else 0.0)
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (Linux /proc; 0 elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / (os.sysconf("SC_CLK_TCK") or 100)
-
-
 def _snapshot(channels, pool) -> np.ndarray:
     if pool is not None:
         pool.refresh()
     return np.array([(c.counters.frames, c.counters.analysed, c.capture.drops, c.budget.overruns,
                       c.budget.skipped) for c in channels], np.int64)
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds every process on the machine has used since boot (Linux /proc/stat; 0 elsewhere)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / (os.sysconf("SC_CLK_TCK") or 100)
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident set size of a process (default this one) in MB (Linux /proc; this
-    process's ru_maxrss elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def analyzer_bytes(height: int, width: int) -> int:
