@@ -1,51 +1,67 @@
 """The appliance: boot, run and shut down, as ordered named steps.
 
-Boot:  state directory -> statistics store -> analytics kernels loaded
-       (`vca.warmup`) -> channels (capture inputs open,
-       each one's source, codec, size and fps printed) -> frame budgets ->
-       console. Recordings are stepped in worker processes, one per core
+Boot:  state directory (device identity, admin account) -> statistics
+       store -> analytics kernels loaded (`vca.warmup`) -> channels (capture
+       inputs open, each one's source, codec, size and fps printed) -> frame
+       budgets -> front ends (the console, the web server: whatever the
+       command that boots the appliance hands it; each prints where to
+       connect). Recordings are stepped in worker processes, one per core
        (`firmware.workers`), live cameras by a thread each.
-Run:   a status line per channel every status interval, until --duration of
-       appliance time has passed, every channel has ended, or SIGINT/SIGTERM.
-Stop:  the reverse: console -> channels (each drains its running hour) ->
+Run:   a status line per channel every status interval, and events (video
+       loss, scene changes) to subscribers as they happen, until --duration
+       of appliance time has passed, every channel has ended, or SIGINT/SIGTERM.
+Stop:  the reverse: front ends -> channels (each drains its running hour) ->
        statistics store (final checkpoint, closed).
 
-Configuration changes (from the console) are validated, saved atomically and
-handed to the running channel, which applies them from its next frame.
+Front ends reach the appliance only through `LocalService`, the
+`firmware.service.ApplianceService` it implements. Configuration changes are
+validated, saved atomically and handed to the running channel, which applies
+them from its next frame.
 """
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import io
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Callable, Protocol, Sequence, TextIO
 
 import numpy as np
 
 from firmware import clock
+from firmware.atomic import replace_file
+from firmware.auth import Accounts, DigestAnswer, LoginResult, PasswordError, strength_problem
 from firmware.budget import frame_budget_us
 from firmware.channel import Channel, load_kernels
-from firmware.config import Config, ConfigError, HeatMapConfig, save_config
+from firmware.channel_view import ChannelState, ChannelView
+from firmware.config import Config, ConfigError, ConsoleConfig, HeatMapConfig, WebConfig, save_config
+from firmware.events import Event, EventBus, EventKind
 from firmware.geometry import polygon_problem
-from firmware.service import ChannelStatus, ServiceError
+from firmware.procstat import process_cpu_seconds, rss_mb
+from firmware.service import ApplianceService, ChannelStatus, DeviceInfo, ReportFile, ServiceError, SystemStatus
 from firmware.stats import MemoryStatistics, StatisticsSink
 from firmware.scheduler import available_cores
-from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool, RemoteChannel
+from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
 from hal.capture import is_live
-from hal.input import CaptureInput
+from hal.input import CaptureInput, CaptureState
 
 log = logging.getLogger("firmware.appliance")
 
 BOOT_WAIT = 3.0  # wall seconds boot waits for inputs to open before reporting them
 WORKER_START_TIMEOUT = 60.0  # wall seconds for worker processes to load the kernels (a first boot compiles)
 STOP_TIMEOUT = 10.0          # wall seconds channels get to drain their hour at shutdown
+FLUSH_TIMEOUT = 1.0          # wall seconds a report waits for channels to hand over their running hour
+DEVICE_FILE = "device.json"  # the device's identity (ID, serial number), made at first boot
+MODEL = "NVR-HM-SIM"         # what deviceInfo reports as the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +70,39 @@ class RunOptions:
     speed: str = "realtime"          # "realtime" or "max"
     start: float = 0.0               # appliance clock at stream time 0
     duration: float | None = None    # appliance seconds to run
-    console: str = "none"            # "none", "stdio" or "pty"
+
+
+class FrontEnd(Protocol):
+    """A way in (the console, the web server) that the appliance starts at the end of boot
+    and closes first at shutdown; it reaches the appliance only through the service."""
+
+    def start(self, service: ApplianceService) -> list[str]:
+        """Start serving; the lines to print at boot (where to connect). Raises ConfigError
+        with one line when it cannot (a port in use)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Appliance:
-    def __init__(self, config: Config, options: RunOptions, out: TextIO = sys.stdout):
+    def __init__(self, config: Config, options: RunOptions, out: TextIO = sys.stdout,
+                 front_ends: Sequence[FrontEnd] = ()):
         self.config = config
         self.options = options
         self.out = out
-        self.channels: dict[int, Channel | RemoteChannel] = {}
+        self.front_ends = list(front_ends)
+        self.accounts: Accounts | None = None
+        self.device: dict[str, str] = {}
+        self.events = EventBus()
+        self.channels: dict[int, ChannelView] = {}
         self.pool: ProcessPool | None = None  # recordings; live cameras have a thread each
         self.stop_event = threading.Event()
         self.totals = MemoryStatistics()
         self.store: StatisticsSink | None = None
         self._config_lock = threading.Lock()
-        self._console_ports: list[Any] = []
+        self._started_front_ends: list[FrontEnd] = []
         self._started = 0.0
+        self._seen: dict[int, tuple[ChannelState, int]] = {}  # per channel: state, scene changes
         self.interrupted = False  # stopped by SIGINT/SIGTERM rather than by --duration
 
     # ------------------------------------------------------------------ boot
@@ -78,7 +111,7 @@ class Appliance:
         self._say(f"{self.config.appliance.name}: booting, {len(self.config.channels)} channel(s), "
                   f"clock {clock.format_clock(self.options.start)}, speed {self.options.speed}")
         for step in (self._open_state_dir, self._open_store, self._load_analytics, self._start_channels,
-                     self._plan_budgets, self._start_console):
+                     self._plan_budgets, self._start_front_ends):
             log.debug("boot: %s", step.__name__.lstrip("_"))
             step()
         self._started = time.monotonic()
@@ -100,6 +133,8 @@ class Appliance:
             probe.unlink()
         except OSError as e:
             raise ConfigError(f"--state-dir {d}: not writable: {e.strerror}") from None
+        self.device = _device_identity(d / DEVICE_FILE)
+        self.accounts = Accounts(d)
         self._say(f"state directory {d}")
 
     def _open_store(self) -> None:
@@ -149,7 +184,7 @@ class Appliance:
             if isinstance(c, Channel):
                 c.start()
         deadline = time.monotonic() + BOOT_WAIT
-        while time.monotonic() < deadline and any(c.capture.info is None and c.capture.state != "video_loss"
+        while time.monotonic() < deadline and any(c.capture.info is None and c.capture.state != CaptureState.VIDEO_LOSS
                                                   for c in self.channels.values()):
             time.sleep(0.05)
         for c in self.channels.values():
@@ -178,24 +213,13 @@ class Appliance:
         self._say(f"analysis budget {budget:.0f} us per frame per channel "
                   f"({os.cpu_count()} cores, {sum(fps):g} analysed frames/s)")
 
-    def _start_console(self) -> None:
-        kind = self.options.console
-        tcp = self.config.appliance.console.tcp_port
-        if kind == "none" and tcp is None:
-            return
-        from hal.console import open_port
-        from menu.session import serve
-
-        ports = []
-        if kind != "none":
-            ports.append(open_port(kind))
-        if tcp is not None:
-            ports.append(open_port("tcp", tcp_port=tcp))
-        self._console_ports = ports
-        for port in ports:
-            self._say(f"console: {port.description}")
-            threading.Thread(target=serve, args=(port, self.service(), self.stop_event),
-                             name=f"console-{port.description}", daemon=True).start()
+    def _start_front_ends(self) -> None:
+        service = self.service()
+        for front_end in self.front_ends:
+            lines = front_end.start(service)
+            self._started_front_ends.append(front_end)
+            for line in lines:
+                self._say(line)
 
     # ------------------------------------------------------------------ run
 
@@ -206,6 +230,7 @@ class Appliance:
         last_t = time.monotonic()
         while not self.stop_event.wait(0.1):
             now = time.monotonic()
+            self._announce_events()
             if self._finished(now):
                 break
             if now >= next_status:
@@ -217,6 +242,30 @@ class Appliance:
                 next_status = now + interval
         return 0
 
+    def _announce_events(self) -> None:
+        """Publish what changed since the last look: video lost or restored, scene changes."""
+        if not self.events.subscribers:
+            self._seen.clear()  # nobody listens; start fresh when somebody does
+            return
+        for cid, c in self.channels.items():
+            state, changes = c.state, c.counters.scene_changes
+            seen = self._seen.get(cid)
+            self._seen[cid] = (state, changes)
+            if seen is None:
+                continue
+            lost = state == ChannelState.VIDEO_LOSS
+            if lost != (seen[0] == ChannelState.VIDEO_LOSS):
+                why = c.capture.last_error if lost else "video restored"
+                self._publish(EventKind.VIDEO_LOSS, cid, lost, why, c)
+            if changes > seen[1]:
+                self._publish(EventKind.SCENE_CHANGE, cid, True, "the scene changed; the analysis re-learns", c)
+
+    def _publish(self, kind: EventKind, channel: int, active: bool, description: str,
+                 c: ChannelView | None = None) -> None:
+        wall = c.counters.wall if c is not None and c.counters.wall else None
+        when = clock.from_clock(wall) if wall is not None else self.service().now()
+        self.events.publish(Event(kind, channel, active, when, description))
+
     def _finished(self, now: float) -> bool:
         if self.options.duration is None:
             return False
@@ -224,12 +273,12 @@ class Appliance:
             return True
         # At full speed a channel ends when its own clock passes the duration;
         # a channel in video loss cannot get there and does not hold the run.
-        return all(c.counters.done or c.capture.state == "video_loss" for c in self.channels.values())
+        return all(c.counters.done or c.capture.state == CaptureState.VIDEO_LOSS for c in self.channels.values())
 
     def _status(self) -> None:
         for s in self.service().channels():
             self._say(
-                f"ch{s.id:02d} {s.state.upper().replace('_', ' '):<10} {s.fps:6.1f} fps drops {s.drops} "
+                f"ch{s.id:02d} {s.state.label.upper():<10} {s.fps:6.1f} fps drops {s.drops} "
                 f"cost {s.median_us:.0f}/{s.budget_us:.0f} us p99 {s.p99_us:.0f} overruns {s.overruns} "
                 f"skipped {s.skipped} clock {clock.format_clock(self.channels[s.id].counters.wall or self.options.start)}")
 
@@ -237,8 +286,9 @@ class Appliance:
 
     def shutdown(self) -> None:
         self.stop_event.set()
-        for port in self._console_ports:
-            port.close()
+        for front_end in reversed(self._started_front_ends):
+            front_end.close()
+        self._started_front_ends.clear()
         deadline = time.monotonic() + STOP_TIMEOUT
         for c in self.channels.values():
             c.stop()
@@ -306,8 +356,33 @@ class LocalService:
     def __init__(self, appliance: Appliance):
         self._a = appliance
 
+    # ------------------------------------------------------------ the device
+
     def appliance_name(self) -> str:
         return self._a.config.appliance.name
+
+    def device_info(self) -> DeviceInfo:
+        from firmware import __version__, RELEASE_DATE
+
+        a = self._a
+        return DeviceInfo(device_name=a.config.appliance.name, device_id=a.device.get("device_id", ""),
+                          model=MODEL, serial_number=a.device.get("serial_number", ""),
+                          firmware_version=f"V{__version__}", firmware_release_date=RELEASE_DATE,
+                          channels=len(a.channels))
+
+    def system_status(self) -> SystemStatus:
+        a = self._a
+        pids = a.pool.pids if a.pool is not None else []
+        cpu = time.process_time() + sum(process_cpu_seconds(p) for p in pids)
+        wall = time.monotonic()
+        last_cpu, last_wall = getattr(a, "_cpu_mark", (cpu, a._started))
+        a._cpu_mark = (cpu, wall)
+        share = (cpu - last_cpu) / max(wall - last_wall, 1e-3) / (os.cpu_count() or 1)
+        lost = sum(c.state == ChannelState.VIDEO_LOSS for c in a.channels.values())
+        return SystemStatus(now=self.now(), uptime_seconds=wall - a._started,
+                            cpu_percent=round(100 * min(max(share, 0.0), 1.0), 1),
+                            memory_mb=round(rss_mb() + sum(rss_mb(p) for p in pids), 1),
+                            channels=len(a.channels), channels_in_video_loss=lost)
 
     def now(self) -> dt.datetime:
         walls = [c.counters.wall for c in self._a.channels.values() if c.counters.wall]
@@ -315,20 +390,66 @@ class LocalService:
             return clock.from_clock(max(walls))
         return clock.from_clock(self._a.options.start + (time.monotonic() - self._a._started))
 
+    # ------------------------------------------------------------ accounts
+
+    def activated(self) -> bool:
+        return self._a.accounts.activated()
+
+    def password_problem(self, password: str) -> str | None:
+        return strength_problem(password)
+
+    def activate(self, password: str) -> None:
+        try:
+            self._a.accounts.activate(password)
+        except PasswordError as e:
+            raise ServiceError(str(e)) from None
+        except OSError as e:
+            raise ServiceError(f"cannot store the password: {e.strerror}") from None
+        log.info("device activated")
+
+    def login(self, user: str, password: str) -> LoginResult:
+        try:
+            return self._a.accounts.login(user, password)
+        except PasswordError as e:
+            raise ServiceError(str(e)) from None
+
+    def login_digest(self, answer: DigestAnswer) -> LoginResult:
+        try:
+            return self._a.accounts.login_digest(answer)
+        except PasswordError as e:
+            raise ServiceError(str(e)) from None
+
+    def locked_for(self) -> float:
+        return self._a.accounts.guard.locked_for()
+
+    # ------------------------------------------------------------ settings
+
+    def console_settings(self) -> ConsoleConfig:
+        return self._a.config.appliance.console
+
+    def web_settings(self) -> WebConfig:
+        return self._a.config.appliance.web
+
+    # ------------------------------------------------------------ channels
+
     def channels(self) -> list[ChannelStatus]:
         out = []
         for cid, c in self._a.channels.items():
             info = c.capture.info
             b = c.budget.stats()
+            k = c.counters
             out.append(ChannelStatus(
                 id=cid, name=c.config.name, state=c.state, heat_map_enabled=c.config.heat_map.enabled,
                 source=c.config.source, codec=info.codec if info else "", width=info.width if info else 0,
-                height=info.height if info else 0, fps=c.counters.fps, drops=c.capture.drops,
+                height=info.height if info else 0, fps=k.fps, drops=c.capture.drops,
                 budget_us=b.budget_us, median_us=b.median_us, p99_us=b.p99_us, overruns=b.overruns,
-                skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or ""))
+                skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or "",
+                analysis_width=info.analysis_width if info else 0,
+                analysis_height=info.analysis_height if info else 0,
+                frames=k.frames, analysed=k.analysed, scene_changes=k.scene_changes))
         return out
 
-    def _channel(self, channel_id: int) -> Channel | RemoteChannel:
+    def _channel(self, channel_id: int) -> ChannelView:
         try:
             return self._a.channels[channel_id]
         except KeyError:
@@ -355,22 +476,31 @@ class LocalService:
             except OSError as e:
                 raise ServiceError(f"cannot save {new_config.path}: {e.strerror}") from None
             a.config = new_config
-        channel.reconfigure(new_channel)
+            channel.reconfigure(new_channel)
         log.info("channel %d: heat map settings saved", channel_id)
 
     def preview(self, channel_id: int) -> np.ndarray | None:
         return self._channel(channel_id).preview()
 
+    # ------------------------------------------------------------ reports
+
     def _report(self, channel_id: int, report_type: str, date: dt.date, model: str):
         from firmware.reports import ReportError, build_report
 
-        self._channel(channel_id)
+        channel = self._channel(channel_id)
+        if channel.alive:
+            # What the channel analysed since its last checkpoint counts too.
+            channel.flush(FLUSH_TIMEOUT)
         try:
             return build_report(self._a.store, channel_id, report_type, date, model)
         except ReportError as e:
             raise ServiceError(str(e)) from None
 
-    def count(self, channel_id: int, report_type: str, date: dt.date, model: str) -> dict[str, Any]:
+    def _background(self, channel_id: int) -> np.ndarray | None:
+        snapshot = self._a.store.background(channel_id)
+        return None if snapshot is None else snapshot[1]
+
+    def count(self, channel_id: int, report_type: str, date: dt.date, model: str) -> dict:
         from firmware.reports import report_to_json
 
         return report_to_json(self._report(channel_id, report_type, date, model))
@@ -382,16 +512,49 @@ class LocalService:
         if device is None:
             raise ServiceError("no export device: set appliance.export_device to the USB drive's folder")
         report = self._report(channel_id, report_type, date, model)
-        snapshot = self._a.store.background(channel_id)
         try:
-            return export_report(report, device, None if snapshot is None else snapshot[1])
+            return export_report(report, device, self._background(channel_id))
         except ExportError as e:
             raise ServiceError(str(e)) from None
 
-    def console_settings(self):
-        return self._a.config.appliance.console
+    def report_file(self, channel_id: int, report_type: str, date: dt.date, model: str,
+                    kind: str) -> ReportFile:
+        from firmware.export import default_name
+        from firmware.export_png import write_png
+        from firmware.export_xlsx import write_xlsx
 
-    def accounts(self):
-        from firmware.auth import PasswordStore
+        writers: dict[str, tuple[str, Callable]] = {
+            "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx),
+            "png": ("image/png", lambda r, f: write_png(r, self._background(channel_id), f)),
+        }
+        if kind not in writers:
+            raise ServiceError(f"file type {kind!r} is not one of {', '.join(writers)}")
+        report = self._report(channel_id, report_type, date, model)
+        content_type, write = writers[kind]
+        buffer = io.BytesIO()
+        write(report, buffer)
+        return ReportFile(default_name(report, kind), content_type, buffer.getvalue())
 
-        return PasswordStore(self._a.options.state_dir)
+    # ------------------------------------------------------------ events
+
+    def subscribe(self, deliver: Callable[[Event], None]):
+        return self._a.events.subscribe(deliver)
+
+
+def _device_identity(path: Path) -> dict[str, str]:
+    """The device's ID and serial number, made once per state directory and kept."""
+    try:
+        identity = json.loads(path.read_text())
+        if isinstance(identity, dict) and {"device_id", "serial_number"} <= identity.keys():
+            return identity
+    except (OSError, ValueError):
+        pass
+    device_id = str(uuid.uuid4())
+    identity = {"device_id": device_id,
+                "serial_number": f"{MODEL}{dt.date.today():%Y%m%d}CCRR{device_id[:8].upper()}"}
+    data = json.dumps(identity, indent=1).encode()
+    try:
+        replace_file(path, lambda f: f.write(data))
+    except OSError as e:
+        log.warning("%s: cannot save the device identity: %s", path, e.strerror)
+    return identity

@@ -25,11 +25,11 @@ import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from firmware.budget import FrameBudget
+from firmware.channel_view import ChannelCounters, ChannelState
 from firmware.clock import hour_start, weekday_minute
 from firmware.config import ChannelConfig
 from firmware.stats import HourRecord, Layout, StatisticsSink
@@ -58,15 +58,6 @@ def load_kernels() -> None:
     downscale.warm_up()
 
 
-@dataclass(slots=True)
-class ChannelCounters:
-    frames: int = 0        # frames received from the capture
-    analysed: int = 0      # frames the analyser stepped on
-    fps: float = 0.0       # input frame rate over the last status period (wall time)
-    wall: float = 0.0      # appliance time of the last frame
-    done: bool = False     # ended (stopped, past --duration, or an internal error) and drained
-
-
 class Channel:
     """One capture channel: its analysis state, and optionally its own thread."""
 
@@ -92,6 +83,7 @@ class Channel:
         self._background_at = -BACKGROUND_INTERVAL
         self._last_checkpoint = time.monotonic()
         self._thread: threading.Thread | None = None
+        self._flush_done: list = []   # callbacks of flush requests, answered by the stepping thread
 
     # ------------------------------------------------------------------ control
 
@@ -130,11 +122,21 @@ class Channel:
         with self._lock:
             return None if self._preview is None else self._preview.copy()
 
+    def request_flush(self, done) -> None:
+        """Drain the running hour into the sink (and checkpoint it) at the next frame, or
+        the next idle step, then call `done()` on the stepping thread (any thread may ask)."""
+        with self._lock:
+            self._flush_done.append(done)
+
+    def flush(self, timeout: float) -> bool:
+        """`request_flush`, waiting up to `timeout` wall seconds for it."""
+        answered = threading.Event()
+        self.request_flush(answered.set)
+        return answered.wait(timeout)
+
     @property
-    def state(self) -> str:
-        if not self.config.heat_map.enabled and self.capture.state == "running":
-            return "disabled"
-        return self.capture.state
+    def state(self) -> ChannelState:
+        return ChannelState.of(self.capture.state, self.config.heat_map.enabled)
 
     # ------------------------------------------------------------------ the work
 
@@ -155,6 +157,7 @@ class Channel:
             log.exception("channel %d: could not flush statistics", self.config.id)
         self.counters.done = True
         self._done.set()
+        self._answer_flushes(drained=True)
 
     def step(self, block: bool = True) -> str:
         """One frame's work: FRAME, IDLE (non-blocking, source lost) or ENDED.
@@ -181,6 +184,8 @@ class Channel:
                 return ENDED
             frame = self.capture.poll()
             if frame is None:
+                if self._flush_done:
+                    self._answer_flushes()
                 return IDLE
         if self.stop_at is not None and frame.wall >= self.stop_at:
             return ENDED
@@ -208,16 +213,29 @@ class Channel:
             self._analyzer.step(frame.luma, frame.pts)
             self.budget.record((time.thread_time_ns() - t0) / 1000.0)
             self.counters.analysed += 1
+            self.counters.scene_changes += self._analyzer.scene_change
             if frame.wall - self._background_at >= BACKGROUND_INTERVAL and not self._analyzer.settling:
                 self.sink.save_background(self.config.id, frame.wall, self._analyzer.background)
                 self._background_at = frame.wall
         self._update_preview(frame)
         now = time.monotonic()
-        if now - self._last_checkpoint >= self.checkpoint_interval:
+        if self._flush_done:
+            self._answer_flushes()
+        elif now - self._last_checkpoint >= self.checkpoint_interval:
             self._drain()
             self.sink.checkpoint()
             self._last_checkpoint = now
         return FRAME
+
+    def _answer_flushes(self, drained: bool = False) -> None:
+        with self._lock:
+            waiting, self._flush_done = self._flush_done, []
+        if not drained:
+            self._drain()
+            self.sink.checkpoint()
+            self._last_checkpoint = time.monotonic()
+        for done in waiting:
+            done()
 
     def _armed(self, wall: float) -> bool:
         hm = self.config.heat_map

@@ -12,6 +12,7 @@ during a save leaves either the old or the new file, never a torn one.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,15 +22,10 @@ from typing import Any
 import yaml
 
 from firmware.atomic import replace_file
-from firmware.geometry import MAX_AREAS, polygon_problem
-from vca.params import HeatMapParams
+from firmware.geometry import polygon_problem
+from vca.limits import MAX_AREAS
+from vca.params import PARAMETER_DEFAULT, PARAMETER_KEYS, PARAMETER_RANGE, HeatMapParams
 
-PARAMETER_KEYS = (
-    "detection_sensitivity",
-    "background_update_rate",
-    "scene_change_level",
-    "minimum_target_size",
-)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -100,6 +96,12 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    port: int | None = None      # serve the web page and ISAPI on this TCP port; None: off
+    bind: str = "127.0.0.1"      # address to listen on (loopback unless the installer opens it)
+
+
+@dataclass(frozen=True, slots=True)
 class ApplianceConfig:
     name: str = "NVR"
     export_device: str | None = None  # directory standing for the USB drive
@@ -108,6 +110,7 @@ class ApplianceConfig:
     video_timeout: float = 5.0        # a source silent this long is VIDEO LOSS
     analytics_share: float = 0.5      # share of the CPU the frame budgets hand out
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +187,7 @@ def parse_heat_map(doc: Any, where: str = "heat_map") -> HeatMapConfig:
     return HeatMapConfig(
         enabled=m.boolean("enabled", False),
         regions=tuple(_polygon(r, f"{m.key('regions')}[{i}]") for i, r in enumerate(regions)),
-        **{k: m.integer(k, 50, 0, 100) for k in PARAMETER_KEYS},
+        **{k: m.integer(k, PARAMETER_DEFAULT, *PARAMETER_RANGE) for k in PARAMETER_KEYS},
         grid_columns=m.integer("grid_columns", 64, 4, 256),
         grid_rows=None if grid_rows is None else m.integer("grid_rows", None, 2, 256),
         schedule=_schedule(m.get("schedule", []), m.key("schedule")),
@@ -212,6 +215,11 @@ def _appliance(doc: Any, where: str) -> ApplianceConfig:
     m = _Mapping(doc, where, {f.name for f in dataclasses.fields(ApplianceConfig)})
     c = _Mapping(m.get("console", {}), m.key("console"), {"idle_logout", "color", "tcp_port"})
     port = c.get("tcp_port", None)
+    w = _Mapping(m.get("web", {}), m.key("web"), {"port", "bind"})
+    web_port = w.get("port", None)
+    bind = w.string("bind", "127.0.0.1")
+    if not _is_ip_address(bind):
+        raise ConfigError(f"{w.key('bind')}: {bind!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::1)")
     export = m.get("export_device", None)
     if export is not None and (not isinstance(export, str) or not export.strip()):
         raise ConfigError(f"{m.key('export_device')}: must be a directory path")
@@ -227,7 +235,16 @@ def _appliance(doc: Any, where: str) -> ApplianceConfig:
             color=c.boolean("color", True),
             tcp_port=None if port is None else c.integer("tcp_port", None, 1024, 65535),
         ),
+        web=WebConfig(port=None if web_port is None else w.integer("port", None, 1, 65535), bind=bind),
     )
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _polygon(doc: Any, where: str) -> tuple[tuple[float, float], ...]:
@@ -364,8 +381,9 @@ def config_to_doc(config: Config) -> dict[str, Any]:
         return doc
 
     a = config.appliance
-    appliance = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.name != "console"}
+    appliance = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.name not in ("console", "web")}
     appliance["console"] = dataclasses.asdict(a.console)
+    appliance["web"] = dataclasses.asdict(a.web)
     return {"appliance": appliance, "channels": [channel(c) for c in config.channels]}
 
 

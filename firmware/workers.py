@@ -24,11 +24,12 @@ a status message each process sends every STATUS_INTERVAL and on request
 (`ProcessPool.refresh()`).
 
 MESSAGES, one duplex pipe per process, tuples with the tag first:
-  parent -> worker  ("status", token)  ("preview", token, cid)
+  parent -> worker  ("status", token)  ("preview", token, cid)  ("flush", token, cid)
                     ("reconfigure", cid, ChannelConfig)  ("budget", cid, us)
                     ("stop", cid)
   worker -> parent  ("status", token | None, {cid: ChannelSnapshot})
-                    ("preview", token, array | None)  ("record", HourRecord)
+                    ("preview", token, array | None)  ("flushed", token)
+                    ("record", HourRecord)
                     ("background", cid, wall, image)  ("checkpoint",)
                     ("log", LogRecord attributes)
 
@@ -61,10 +62,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware.budget import BudgetStats
-from firmware.channel import Channel, ChannelCounters
+from firmware.channel import Channel
+from firmware.channel_view import ChannelCounters, ChannelState
 from firmware.config import ChannelConfig
 from firmware.stats import HourRecord, StatisticsSink
 from hal.frame import StreamInfo
+from hal.input import CaptureState
 
 log = logging.getLogger("firmware.workers")
 
@@ -113,8 +116,9 @@ class ChannelSnapshot:
     analysed: int
     wall: float
     done: bool
-    state: str                  # Channel.state
-    capture_state: str          # CaptureInput.state
+    scene_changes: int
+    state: ChannelState
+    capture_state: CaptureState
     info: StreamInfo | None
     last_error: str
     drops: int
@@ -131,7 +135,8 @@ def _snapshot(c: Channel, full: bool) -> ChannelSnapshot:
     if full:
         st = b.stats()
         costs = (st.median_us, st.p99_us)
-    return ChannelSnapshot(frames=k.frames, analysed=k.analysed, wall=k.wall, done=k.done, state=c.state,
+    return ChannelSnapshot(frames=k.frames, analysed=k.analysed, wall=k.wall, done=k.done,
+                           scene_changes=k.scene_changes, state=c.state,
                            capture_state=c.capture.state, info=c.capture.info,
                            last_error=c.capture.last_error, drops=c.capture.drops, budget_us=b.budget_us,
                            overruns=b.overruns, skipped=b.skipped, stride=b.stride, costs=costs)
@@ -221,7 +226,7 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
                 status(None, full=ticks % FULL_STATUS_EVERY == 0)
                 ticks += 1
                 next_status = now + STATUS_INTERVAL
-            if not settled and all(c.counters.frames or c.capture.state != "connecting" or c.stopping
+            if not settled and all(c.counters.frames or c.capture.state != CaptureState.CONNECTING or c.stopping
                                    for c in channels.values()):
                 # Every channel has its decoder and analyser now: as the
                 # appliance does after boot, put them out of the collector's
@@ -253,6 +258,11 @@ def _obey(msg, channels: dict[int, Channel], send, status) -> None:
         status(msg[1])
     elif tag == "preview":
         send(("preview", msg[1], channels[msg[2]].preview()))
+    elif tag == "flush":
+        token = msg[1]
+        # Answered by the stepping thread after the drained records: the
+        # parent's store has them when the answer arrives (one pipe, in order).
+        channels[msg[2]].request_flush(lambda: send(("flushed", token)))
     elif tag == "reconfigure":
         channels[msg[1]].reconfigure(msg[2])
     elif tag == "budget":
@@ -268,7 +278,7 @@ class _CaptureView:
 
     def __init__(self):
         self.info: StreamInfo | None = None
-        self.state = "connecting"
+        self.state = CaptureState.CONNECTING
         self.last_error = ""
         self.drops = 0
 
@@ -313,13 +323,14 @@ class RemoteChannel:
         self.capture = _CaptureView()
         self.budget = _BudgetView(self, spec.budget_us)
         self._worker = worker
-        self._state = "connecting"
+        self._state = ChannelState.CONNECTING
         self._stopping = False
         self._done = threading.Event()
 
     def _update(self, s: ChannelSnapshot) -> None:
         k = self.counters  # fps is the parent's own figure (the appliance's status loop)
         k.frames, k.analysed, k.wall, k.done = s.frames, s.analysed, s.wall, s.done
+        k.scene_changes = s.scene_changes
         cap = self.capture
         cap.info, cap.state, cap.last_error, cap.drops = s.info, s.capture_state, s.last_error, s.drops
         old = self.budget._stats
@@ -330,13 +341,13 @@ class RemoteChannel:
             self._done.set()
 
     def _lost(self, why: str) -> None:
-        self.capture.state = self._state = "stopped"
+        self.capture.state, self._state = CaptureState.STOPPED, ChannelState.STOPPED
         self.capture.last_error = why
         self.counters.done = True  # ended, as a channel stopped by an internal error is
         self._done.set()
 
     @property
-    def state(self) -> str:
+    def state(self) -> ChannelState:
         return self._state
 
     @property
@@ -357,6 +368,9 @@ class RemoteChannel:
 
     def preview(self) -> np.ndarray | None:
         return self._worker.ask("preview", self.config.id)
+
+    def flush(self, timeout: float) -> bool:
+        return self._worker.ask("flush", self.config.id, timeout=timeout) is not None
 
     def stop(self) -> None:
         self._stopping = True
@@ -461,6 +475,8 @@ class _Worker:
             self._answer(msg[1], True)
         elif tag == "preview":
             self._answer(msg[1], msg[2])
+        elif tag == "flushed":
+            self._answer(msg[1], True)
         elif tag == "log":
             record = logging.makeLogRecord(msg[1])
             logging.getLogger(record.name).handle(record)

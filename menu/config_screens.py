@@ -9,20 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from firmware.config import HeatMapConfig
-from firmware.service import ServiceError
+from firmware.service import (MAX_AREAS, MAX_POINTS, PARAMETER_LABELS, PARAMETER_RANGE, HeatMapConfig,
+                              ServiceError)
 from menu import render
 from menu.forms import Console, Item, Menu, whole_number
-
-MAX_AREAS = 8    # the seed's device limits; the service has the last word
-MAX_POINTS = 10
-
-PARAMETERS = (
-    ("detection_sensitivity", "Detection Sensitivity"),
-    ("background_update_rate", "Background Update Rate"),
-    ("scene_change_level", "Scene Change Level"),
-    ("minimum_target_size", "Minimum Target Size"),
-)
 
 
 @dataclass
@@ -44,7 +34,7 @@ def channel_options(console: Console) -> list[tuple[int, str]]:
     out = []
     for s in console.service.channels():
         heat = "heat map on" if s.heat_map_enabled else "heat map off"
-        out.append((s.id, f"{s.name} [{render.STATE_WORDS.get(s.state, s.state)}, {heat}]"))
+        out.append((s.id, f"{s.name} [{s.state.label}, {heat}]"))
     return out
 
 
@@ -72,7 +62,7 @@ def _enable(console: Console, d: Draft) -> None:
 
 def _parameter(key: str, label: str):
     def run(console: Console, d: Draft) -> None:
-        d.set(**{key: console.ask_int(label, 0, 100, getattr(d.edit, key))})
+        d.set(**{key: console.ask_int(label, *PARAMETER_RANGE, getattr(d.edit, key))})
 
     return Item(lambda d: f"{label} ({getattr(d.edit, key)})", run)
 
@@ -102,7 +92,7 @@ CHANNEL_MENU = Menu(
     items=(
         Item(lambda d: f"Enable Heat Map ({'on' if d.edit.enabled else 'off'})", _enable),
         Item(_areas_label, lambda c, d: area_settings(c, d)),
-        *(_parameter(k, label) for k, label in PARAMETERS),
+        *(_parameter(k, label) for k, label in PARAMETER_LABELS.items()),
         Item("Save", _save),
     ),
     may_leave=_may_leave,

@@ -179,16 +179,12 @@ def time_table_lines(report: dict[str, Any], bar_width: int = 34) -> list[str]:
 
 # --------------------------------------------------------------------------- status
 
-STATE_WORDS = {"running": "running", "video_loss": "VIDEO LOSS", "disabled": "disabled",
-               "connecting": "connecting", "stopped": "stopped"}
-
-
 def status_lines(channels: Sequence[Any]) -> list[str]:
     """One line per channel: state, heat map, fps, analysis cost against budget, drops."""
     lines = [f"{'Ch':>3} {'Name':<14} {'State':<10} {'Heat':<4} {'FPS':>5} {'Cost/Budget us':>16} {'Load':>5} {'Drops':>6} {'Skip':>5}"]
     for s in channels:
         load = f"{s.median_us / s.budget_us * 100:.0f}%" if s.budget_us > 0 else "-"
-        state = STATE_WORDS.get(s.state, s.state)
+        state = s.state.label
         lines.append(
             f"{s.id:>3} {s.name[:14]:<14} {state:<10} {'on' if s.heat_map_enabled else 'off':<4} "
             f"{s.fps:>5.1f} {f'{s.median_us:.0f}/{s.budget_us:.0f}':>16} {load:>5} {s.drops:>6} {s.skipped:>5}"

@@ -11,14 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.service import MODELS, REPORT_TYPES, ServiceError
+from firmware.service import MODEL_LABELS, REPORT_LABELS, ServiceError
 from menu import render
 from menu.config_screens import channel_options
 from menu.forms import LEAVE, Console, Item, Menu
-
-REPORT_LABELS = dict(zip(REPORT_TYPES, ("Daily Report", "Weekly Report", "Monthly Report", "Annual Report")))
-MODEL_LABELS = {"people": "People (visits)", "dwell": "Dwell (time stayed)"}
-assert set(MODEL_LABELS) == set(MODELS)
 
 
 @dataclass

@@ -1,6 +1,8 @@
-"""The console's entry point: serve one port for the appliance's whole life.
+"""The console front end: serve the console ports for the appliance's whole life.
 
-`serve(port, service, stop)` runs in the appliance's console thread: it
+`ConsoleFrontEnd` is what the command that boots the appliance hands it:
+at the end of boot it opens the ports (this terminal, a new pty, a TCP port
+on loopback) and serves each from a thread. `serve(port, service, stop)`
 waits for an operator, runs a session (activation or login, then the main
 menu), and after logout, idle logout or a hang-up starts over, until `stop`
 is set. A fault in one session is logged and the console comes back, so no
@@ -11,9 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from firmware.auth import LoginGuard
 from firmware.service import ApplianceService
-from hal.console import ConsolePort, Hangup
+from hal.console import ConsolePort, Hangup, open_port
 from menu.auth_screens import activate, login
 from menu.forms import Console
 from menu.lineio import IdleLogout, LineEditor
@@ -22,25 +23,40 @@ from menu.screens import MAIN_MENU
 log = logging.getLogger(__name__)
 
 
-def serve(
-    port: ConsolePort,
-    service: ApplianceService,
-    stop: threading.Event,
-    *,
-    guard: LoginGuard | None = None,
-) -> None:
-    """Serve console sessions on `port` until `stop` is set.
+class ConsoleFrontEnd:
+    """The serial console on `kind` ("stdio", "pty" or "none") and, optionally, on TCP
+    `tcp_port` of 127.0.0.1."""
 
-    guard: the login lock-out policy, shared by all sessions on this port
-    (default: 5 failures lock for 60 s); tests pass a shorter one.
-    """
-    guard = guard or LoginGuard()
+    def __init__(self, kind: str = "none", tcp_port: int | None = None) -> None:
+        self.kind = kind
+        self.tcp_port = tcp_port
+        self._stop = threading.Event()
+        self._ports: list[ConsolePort] = []
+
+    def start(self, service: ApplianceService) -> list[str]:
+        if self.kind != "none":
+            self._ports.append(open_port(self.kind))
+        if self.tcp_port is not None:
+            self._ports.append(open_port("tcp", tcp_port=self.tcp_port))
+        for port in self._ports:
+            threading.Thread(target=serve, args=(port, service, self._stop),
+                             name=f"console-{port.description}", daemon=True).start()
+        return [f"console: {port.description}" for port in self._ports]
+
+    def close(self) -> None:
+        self._stop.set()
+        for port in self._ports:
+            port.close()
+
+
+def serve(port: ConsolePort, service: ApplianceService, stop: threading.Event) -> None:
+    """Serve console sessions on `port` until `stop` is set."""
     while not stop.is_set():
         try:
             if not port.wait_peer(0.5):
                 continue
             log.info("console %s: operator attached", port.description)
-            run_session(port, service, stop, guard)
+            run_session(port, service, stop)
         except Hangup as e:
             log.info("console %s: hung up (%s)", port.description, e)
         except Exception:
@@ -56,19 +72,18 @@ def serve(
             port.hang_up()
 
 
-def run_session(port: ConsolePort, service: ApplianceService, stop: threading.Event, guard: LoginGuard) -> None:
+def run_session(port: ConsolePort, service: ApplianceService, stop: threading.Event) -> None:
     """One operator session: activation or login, the main menu, logout."""
     settings = service.console_settings()
     editor = LineEditor(port, idle_timeout=settings.idle_logout, stop=stop)
     console = Console(editor, service, settings.color)
-    store = service.accounts()
     console.say("")
     console.say(f"{service.appliance_name()} console")
     try:
-        if not store.is_set() and not activate(console, store):
+        if not service.activated() and not activate(console, service):
             console.say("Not activated.")
             return
-        if not login(console, store, guard):
+        if not login(console, service):
             return
         console.run_menu(MAIN_MENU)
         console.say("Logged out.")

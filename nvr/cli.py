@@ -1,4 +1,4 @@
-"""`nvr`: the appliance's command line. Each subcommand lives in `firmware.commands`.
+"""`nvr`: the appliance's command line. Each subcommand lives in `nvr.commands`.
 
 Exit codes: 0 normal, 2 user error (one `error: ...` line on stderr), 1 internal error.
 """
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"firmware.commands.{name}").add_parser(sub)
+        importlib.import_module(f"nvr.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -55,7 +55,7 @@ def channel(cid: int, source: str, enabled: bool = True, loop: bool = True) -> d
 
 
 def nvr(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nvr", *args], capture_output=True, text=True,
                           cwd=REPO, timeout=timeout)
 
 
@@ -96,7 +96,7 @@ def test_a_missing_source_is_video_loss_for_that_channel_only(tmp_path, walker_c
 
 def test_sigterm_stops_a_realtime_run_cleanly(tmp_path, walker_clip):
     cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip))])
-    p = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(cfg), "--state-dir",
+    p = subprocess.Popen([sys.executable, "-m", "nvr", "run", "--config", str(cfg), "--state-dir",
                           str(tmp_path / "state")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     deadline = time.monotonic() + 30
@@ -118,7 +118,7 @@ def test_sigterm_to_the_whole_group_drains_every_worker_into_the_store(tmp_path,
     cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip)), channel(2, str(walker_clip))],
                        checkpoint_interval=60)
     state = tmp_path / "state"
-    p = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(cfg), "--state-dir", str(state),
+    p = subprocess.Popen([sys.executable, "-m", "nvr", "run", "--config", str(cfg), "--state-dir", str(state),
                           "--start", "2026-11-24T12:00:00"], cwd=REPO, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -202,7 +202,7 @@ def test_at_full_speed_time_outside_the_schedule_is_skipped_not_decoded(tmp_path
 def test_kill_9_loses_at_most_one_checkpoint_and_the_next_boot_continues(tmp_path, walker_clip):
     cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip))], checkpoint_interval=1)
     state = tmp_path / "state"
-    args = [sys.executable, "-m", "firmware", "run", "--config", str(cfg), "--state-dir", str(state),
+    args = [sys.executable, "-m", "nvr", "run", "--config", str(cfg), "--state-dir", str(state),
             "--start", "2026-11-24T12:00:00"]
     started = time.monotonic()
     p = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

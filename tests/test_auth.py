@@ -72,7 +72,7 @@ def test_five_failures_lock_for_the_lockout_time():
 
 
 def nvr_passwd(state: Path, stdin: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", "passwd", "--state-dir", str(state)],
+    return subprocess.run([sys.executable, "-m", "nvr", "passwd", "--state-dir", str(state)],
                           input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 

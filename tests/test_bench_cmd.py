@@ -19,7 +19,7 @@ THROUGHPUT_KEYS = {"channels", "decode_fps", "pipeline_fps", "pipeline_to_decode
 
 
 def nvr(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", "bench", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "nvr", "bench", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -154,7 +154,7 @@ def test_save_round_trips_and_keeps_a_backup(tmp_path):
 def test_nvr_run_with_a_bad_config_exits_2_with_one_error_line(tmp_path):
     f = tmp_path / "nvr.yaml"
     f.write_text(yaml.safe_dump(bad("channels.0.heat_map.detection_sensitivity", 140)))
-    r = subprocess.run([sys.executable, "-m", "firmware", "run", "--config", str(f), "--state-dir",
+    r = subprocess.run([sys.executable, "-m", "nvr", "run", "--config", str(f), "--state-dir",
                         str(tmp_path / "state")], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 2
     assert r.stderr == ("error: nvr.yaml: channels[0].heat_map.detection_sensitivity: "

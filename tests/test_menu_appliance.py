@@ -58,7 +58,7 @@ class Appliance:
         self.config.write_text(CONFIG.format(usb=tmp / "usb", idle=idle_logout))
         self.state = state or tmp / "state"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware", "run", "--config", str(self.config),
+            [sys.executable, "-m", "nvr", "run", "--config", str(self.config),
              "--state-dir", str(self.state), "--console", "pty", "--speed", "realtime", "--start", START],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -307,7 +307,7 @@ def test_export_without_the_device_is_one_clear_line(appliance):
 
 def test_five_wrong_passwords_lock_the_console_across_reconnects(tmp_path):
     state = tmp_path / "state"
-    done = subprocess.run([sys.executable, "-m", "firmware", "passwd", "--state-dir", str(state)],
+    done = subprocess.run([sys.executable, "-m", "nvr", "passwd", "--state-dir", str(state)],
                           input=PASSWORD + "\n", text=True, capture_output=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     a = Appliance(tmp_path, state)
@@ -327,14 +327,14 @@ def test_five_wrong_passwords_lock_the_console_across_reconnects(tmp_path):
         term.expect_exact("try again in")
         assert "Main Menu" not in term.before
         a.detach(term)
-        assert any("console locked for 60 s" in line for line in a.lines)
+        assert any("account locked for 60 s" in line for line in a.lines)
     finally:
         a.stop()
 
 
 def test_an_idle_operator_is_logged_out_and_the_console_asks_for_a_login_again(tmp_path):
     state = tmp_path / "state"
-    done = subprocess.run([sys.executable, "-m", "firmware", "passwd", "--state-dir", str(state)],
+    done = subprocess.run([sys.executable, "-m", "nvr", "passwd", "--state-dir", str(state)],
                           input=PASSWORD + "\n", text=True, capture_output=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     a = Appliance(tmp_path, state, idle_logout=10)   # the shortest the configuration allows

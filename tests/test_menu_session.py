@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware.auth import LoginGuard, PasswordStore
+from firmware.auth import PasswordStore
 from firmware.clock import parse_start
 from firmware.config import load_config
 from firmware.geometry import polygon_problem
@@ -50,17 +50,17 @@ def appliance(tmp_path_factory):
     state = tmp / "state"
     PasswordStore(state).set(PASSWORD)
     a = Appliance(load_config(tmp / "nvr.yaml"), RunOptions(state_dir=state, start=parse_start("2026-11-24T08:00"),
-                                                            console="none"), out=io.StringIO())
+                                                            ), out=io.StringIO())
     a.boot()
     yield a, tmp / "nvr.yaml"
     a.shutdown()
 
 
-def session(service, data: bytes, guard: LoginGuard | None = None, timeout: float = 30.0) -> str:
+def session(service, data: bytes, timeout: float = 30.0) -> str:
     """Feed `data` to a console session, then hang up; the transcript."""
     mine, theirs = socket.socketpair()
     stop = threading.Event()
-    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), kwargs={"guard": guard}, daemon=True)
+    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), daemon=True)
     t.start()
     theirs.sendall(data)
     theirs.shutdown(socket.SHUT_WR)
@@ -114,13 +114,17 @@ def test_colour_follows_the_setting_and_the_menu_toggle(appliance):
 
 def test_a_lockout_ends_after_its_time(appliance):
     a, _ = appliance
-    guard = LoginGuard(lockout_seconds=0.5)
+    guard = a.accounts.guard
+    lockout, guard.lockout_seconds = guard.lockout_seconds, 0.5
     wrong = b"".join(f"admin\rwrong-{i}\r".encode() for i in range(5))
-    text = session(a.service(), wrong + LOGIN, guard=guard)
+    try:
+        text = session(a.service(), wrong + LOGIN)
+    finally:
+        guard.lockout_seconds = lockout
     assert "Console locked for 0 s after 5 failed logins" in text or "Console locked for 1 s" in text
     assert "Main Menu" not in text  # the right password typed during the lock-out is refused
     time.sleep(0.6)
-    assert "== Main Menu ==" in session(a.service(), LOGIN + b"0\r", guard=guard)
+    assert "== Main Menu ==" in session(a.service(), LOGIN + b"0\r")
 
 
 TOKENS = [b"0\r", b"1\r", b"2\r", b"3\r", b"4\r", b"5\r", b"6\r", b"7\r", b"9\r", b"\r", b"on\r", b"off\r",

@@ -30,7 +30,7 @@ def state(tmp_path_factory):
 
 
 def nvr(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", "report", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "nvr", "report", *map(str, args)],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
 
 

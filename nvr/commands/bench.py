@@ -17,7 +17,7 @@ import dataclasses
 import json
 import sys
 
-from firmware.cli import UserError
+from nvr.cli import UserError
 
 PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_level", "minimum_target_size")
 

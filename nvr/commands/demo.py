@@ -12,7 +12,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from firmware.cli import UserError
+from nvr.cli import UserError
 from firmware.clock import DAY, to_clock
 from firmware.config import ConfigError, load_config
 

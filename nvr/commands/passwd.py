@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from firmware.auth import PasswordError, PasswordStore
-from firmware.cli import UserError
+from nvr.cli import UserError
 
 
 def add_parser(sub):

@@ -12,7 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from firmware.cli import UserError
+from nvr.cli import UserError
 from firmware.reports import MODELS, REPORT_TYPES, Report, ReportError, build_report, report_to_json
 
 

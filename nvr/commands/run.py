@@ -1,10 +1,10 @@
-"""`nvr run`: boot the appliance headless and run until --duration or a signal."""
+"""`nvr run`: boot the appliance with its front ends and run until --duration or a signal."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from firmware.cli import UserError
+from nvr.cli import UserError
 from firmware.clock import ClockError, parse_start
 from firmware.config import ConfigError, load_config
 
@@ -34,9 +34,8 @@ def run(args) -> int:
         raise UserError(str(e)) from None
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration: {args.duration:g} must be a positive number of seconds")
-    options = RunOptions(state_dir=args.state_dir, speed=args.speed, start=start,
-                         duration=args.duration, console=args.console)
-    appliance = Appliance(config, options)
+    options = RunOptions(state_dir=args.state_dir, speed=args.speed, start=start, duration=args.duration)
+    appliance = Appliance(config, options, front_ends=front_ends(config, args.console))
     appliance.install_signal_handlers()
     try:
         appliance.boot()
@@ -50,3 +49,19 @@ def run(args) -> int:
         return appliance.run()
     finally:
         appliance.shutdown()
+
+
+def front_ends(config, console: str = "none") -> list:
+    """The ways in the configuration asks for: the console (`--console`, and its TCP port)
+    and the web server (`appliance.web.port`)."""
+    from menu.session import ConsoleFrontEnd
+
+    out = []
+    tcp = config.appliance.console.tcp_port
+    if console != "none" or tcp is not None:
+        out.append(ConsoleFrontEnd(console, tcp))
+    if config.appliance.web.port is not None:
+        from web.server import WebFrontEnd
+
+        out.append(WebFrontEnd(config.appliance.web))
+    return out
