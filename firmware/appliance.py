@@ -43,11 +43,13 @@ from firmware.auth import Accounts, DigestAnswer, LoginResult, PasswordError, st
 from firmware.budget import frame_budget_us
 from firmware.channel import Channel, load_kernels
 from firmware.channel_view import ChannelState, ChannelView
-from firmware.config import Config, ConfigError, ConsoleConfig, HeatMapConfig, WebConfig, save_config
+from firmware.config import (Config, ConfigError, ConsoleConfig, HeatMapConfig, WebConfig, save_config,
+                             validate_config)
 from firmware.events import Event, EventBus, EventKind
 from firmware.geometry import polygon_problem
 from firmware.procstat import process_cpu_seconds, rss_mb
-from firmware.service import ApplianceService, ChannelStatus, DeviceInfo, ReportFile, ServiceError, SystemStatus
+from firmware.service import (ApplianceService, ChannelStatus, DeviceInfo, NoSuchChannel, ReportFile, ServiceError,
+                              SystemStatus)
 from firmware.stats import MemoryStatistics, StatisticsSink
 from firmware.scheduler import available_cores
 from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
@@ -77,8 +79,8 @@ class FrontEnd(Protocol):
     and closes first at shutdown; it reaches the appliance only through the service."""
 
     def start(self, service: ApplianceService) -> list[str]:
-        """Start serving; the lines to print at boot (where to connect). Raises ConfigError
-        with one line when it cannot (a port in use)."""
+        """Start serving; the lines to print at boot (where to connect). Raises
+        `firmware.service.FrontEndError` (one line) when it cannot: a port in use."""
         ...
 
     def close(self) -> None: ...
@@ -453,7 +455,7 @@ class LocalService:
         try:
             return self._a.channels[channel_id]
         except KeyError:
-            raise ServiceError(f"no channel {channel_id}") from None
+            raise NoSuchChannel(f"no channel {channel_id}") from None
 
     def heat_map(self, channel_id: int) -> HeatMapConfig:
         self._channel(channel_id)
@@ -469,8 +471,9 @@ class LocalService:
             new_channel = replace(a.config.channel(channel_id), heat_map=heat_map)
             new_config = a.config.with_channel(new_channel)
             try:
+                validate_config(new_config)
                 if new_config.path is not None:
-                    save_config(new_config, new_config.path)  # validates by round trip first
+                    save_config(new_config, new_config.path)
             except ConfigError as e:
                 raise ServiceError(str(e)) from None
             except OSError as e:

@@ -27,6 +27,7 @@ from vca.limits import MAX_AREAS
 from vca.params import PARAMETER_DEFAULT, PARAMETER_KEYS, PARAMETER_RANGE, HeatMapParams
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_SEGMENTS_PER_DAY = 8   # arming windows a day, as the vendor's schedule allows
 
 
 class ConfigError(ValueError):
@@ -286,6 +287,10 @@ def _schedule(doc: Any, where: str) -> tuple[ArmWindow, ...]:
         if m0 > 59 or m1 > 59 or start >= 1440 or end > 1440 or end <= start:
             raise ConfigError(f"{m.key('time')}: {span!r} is not a window within one day (00:00-24:00)")
         windows.append(ArmWindow(tuple(WEEKDAYS.index(d) for d in days), start, end))
+    for day, name in enumerate(WEEKDAYS):
+        n = sum(day in w.days for w in windows)
+        if n > MAX_SEGMENTS_PER_DAY:
+            raise ConfigError(f"{where}: {n} windows on {name}, at most {MAX_SEGMENTS_PER_DAY} a day are allowed")
     return tuple(windows)
 
 
@@ -387,10 +392,20 @@ def config_to_doc(config: Config) -> dict[str, Any]:
     return {"appliance": appliance, "channels": [channel(c) for c in config.channels]}
 
 
+def validate_config(config: Config) -> None:
+    """Raise ConfigError (one line) unless `config` would load back as it is: the same
+    rules as the file's, for settings made by the console or the web."""
+    parse_config(yaml.safe_load(_dump(config)), config.path)
+
+
+def _dump(config: Config) -> str:
+    return yaml.safe_dump(config_to_doc(config), sort_keys=False, default_flow_style=None)
+
+
 def save_config(config: Config, path: str | os.PathLike) -> None:
     """Write atomically; the previous file is kept as ``<name>.bak``."""
     path = Path(path)
-    text = yaml.safe_dump(config_to_doc(config), sort_keys=False, default_flow_style=None)
+    text = _dump(config)
     # Round-trip before touching the disk: never persist what we could not load back.
     parse_config(yaml.safe_load(text), path)
     if path.exists():

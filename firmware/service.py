@@ -28,7 +28,8 @@ import numpy as np
 from firmware.auth import (DIGEST_REALM, LOCKOUT_SECONDS, MAX_FAILURES, USER, DigestAnswer,  # noqa: F401
                            LoginOutcome, LoginResult)
 from firmware.channel_view import ChannelState  # noqa: F401
-from firmware.config import ArmWindow, ConsoleConfig, HeatMapConfig, WebConfig, WEEKDAYS  # noqa: F401
+from firmware.config import (MAX_SEGMENTS_PER_DAY, WEEKDAYS, ArmWindow, ConsoleConfig, HeatMapConfig,  # noqa: F401
+                             WebConfig)
 from firmware.events import Event, EventKind  # noqa: F401
 from firmware.reports import MODEL_LABELS, MODELS, REPORT_LABELS, REPORT_TYPES  # noqa: F401
 from vca.limits import MAX_AREAS, MAX_POINTS, MIN_POINTS  # noqa: F401
@@ -96,6 +97,14 @@ class ReportFile:
 
 class ServiceError(Exception):
     """A request the firmware refused; the message is one line for the user."""
+
+
+class NoSuchChannel(ServiceError):
+    """The request names a channel the appliance does not have."""
+
+
+class FrontEndError(ServiceError):
+    """A front end cannot start (its port is in use...); one line for the user."""
 
 
 class Subscription(Protocol):

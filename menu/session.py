@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from firmware.service import ApplianceService
+from firmware.service import ApplianceService, FrontEndError
 from hal.console import ConsolePort, Hangup, open_port
 from menu.auth_screens import activate, login
 from menu.forms import Console
@@ -34,10 +34,16 @@ class ConsoleFrontEnd:
         self._ports: list[ConsolePort] = []
 
     def start(self, service: ApplianceService) -> list[str]:
-        if self.kind != "none":
-            self._ports.append(open_port(self.kind))
+        opening = [(f"the {self.kind} port", self.kind, None)] if self.kind != "none" else []
         if self.tcp_port is not None:
-            self._ports.append(open_port("tcp", tcp_port=self.tcp_port))
+            opening.append((f"TCP port {self.tcp_port} of 127.0.0.1", "tcp", self.tcp_port))
+        for what, kind, tcp_port in opening:
+            try:
+                self._ports.append(open_port(kind, tcp_port=tcp_port))
+            except OSError as e:
+                self.close()
+                raise FrontEndError(f"console: cannot open {what}: {e.strerror or e}; "
+                                    "choose another appliance.console.tcp_port") from None
         for port in self._ports:
             threading.Thread(target=serve, args=(port, service, self._stop),
                              name=f"console-{port.description}", daemon=True).start()

@@ -7,6 +7,7 @@ from pathlib import Path
 from nvr.cli import UserError
 from firmware.clock import ClockError, parse_start
 from firmware.config import ConfigError, load_config
+from firmware.service import FrontEndError
 
 log = logging.getLogger("firmware")
 
@@ -39,7 +40,7 @@ def run(args) -> int:
     appliance.install_signal_handlers()
     try:
         appliance.boot()
-    except ConfigError as e:
+    except (ConfigError, FrontEndError) as e:
         appliance.shutdown()
         raise UserError(str(e)) from None
     except BaseException:
