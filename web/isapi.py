@@ -24,7 +24,7 @@ from firmware.service import (MAX_AREAS, MAX_POINTS, MAX_SEGMENTS_PER_DAY, MIN_P
                               PARAMETER_KEYS, PARAMETER_RANGE, REPORT_TYPES, ArmWindow, ChannelState,
                               EventKind, HeatMapConfig, NoSuchChannel, ServiceError)
 from web.documents import INVALID_OPERATION, BadRequest, as_list, boolean, field, integer, parse_body, text
-from web.respond import call, channel_id, document, service_of, stream_channel_id
+from web.respond import PICTURES, call, channel_id, document, service_of, stream_channel_id
 
 NORMALISED = 1000
 # ISAPI's names for the firmware's report types and statistical models.
@@ -85,7 +85,7 @@ async def input_channels(request: web.Request) -> web.Response:
 async def picture(request: web.Request) -> web.Response:
     """The channel's latest frame as a JPEG: the live view (cached briefly per channel)."""
     cid = stream_channel_id(request)
-    jpeg = await request.app["pictures"].jpeg(cid)
+    jpeg = await request.app[PICTURES].jpeg(cid)
     if jpeg is None:
         raise BadRequest(f"channel {cid} has no picture yet (connecting or VIDEO LOSS)", http=503,
                          code=2, sub="noPicture")

@@ -11,6 +11,7 @@ from firmware.service import ApplianceService
 from web.documents import INVALID_OPERATION, BadRequest, to_json, to_xml
 
 SERVICE = web.AppKey("service", ApplianceService)
+PICTURES = web.AppKey("pictures", object)   # web.live.Pictures
 T = TypeVar("T")
 
 

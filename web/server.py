@@ -35,12 +35,13 @@ from web.alerts import AlertHub
 from web.auth import CSRF_HEADER, SESSION_COOKIE, Nonces, Sessions, parse_digest
 from web.documents import DEVICE_ERROR, INVALID_OPERATION, MAX_BODY, BadRequest, response_status, to_json, to_xml
 from web.live import Pictures
-from web.respond import SERVICE, call, wants_json
+from web.respond import PICTURES, SERVICE, call, wants_json
 
 log = logging.getLogger("web")
 
 STATIC = Path(__file__).resolve().parent / "static"
 NONCES = web.AppKey("nonces", Nonces)
+ALERTS = web.AppKey("alerts", AlertHub)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -52,14 +53,18 @@ def build_app(service: ApplianceService, *, idle_timeout: float, heartbeat: floa
     app[SERVICE] = service
     app[NONCES] = Nonces()
     app[page.SESSIONS] = Sessions(idle_timeout)
-    app["pictures"] = Pictures(service)
-    app["alerts"] = AlertHub(**({} if heartbeat is None else {"heartbeat": heartbeat}))
+    app[PICTURES] = Pictures(service)
+    app[ALERTS] = AlertHub(**({} if heartbeat is None else {"heartbeat": heartbeat}))
     for method, path, handler in isapi.ROUTES + page.ROUTES:
         app.router.add_route(method, path, handler)
-    app.router.add_get("/ISAPI/Event/notification/alertStream", lambda r: r.app["alerts"].stream(r))
+    app.router.add_get("/ISAPI/Event/notification/alertStream", alert_stream)
     app.router.add_get("/", index)
     app.router.add_static("/static", STATIC, follow_symlinks=False)
     return app
+
+
+async def alert_stream(request: web.Request) -> web.StreamResponse:
+    return await request.app[ALERTS].stream(request)
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -258,7 +263,7 @@ class WebFrontEnd:
 
     async def _open(self) -> None:
         app = self._app
-        app["alerts"].start(app[SERVICE], asyncio.get_running_loop())
+        app[ALERTS].start(app[SERVICE], asyncio.get_running_loop())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.bind, self.settings.port, reuse_address=True)
@@ -266,7 +271,7 @@ class WebFrontEnd:
         self._port = self._runner.addresses[0][1]
 
     async def _shut(self) -> None:
-        self._app["alerts"].close()
+        self._app[ALERTS].close()
         await self._runner.cleanup()
 
     def close(self) -> None:
