@@ -1,20 +1,27 @@
-"""`nvr demo`: a simulated day on the shipped sample channels, then the daily reports.
+"""`nvr demo`: a simulated day on the shipped sample channels, the daily reports, then the web page.
 
-This is what `make demo` runs. It boots the appliance headless on
-`data/demo.yaml` at full speed from midnight to midnight of yesterday's date
-(appliance clock), then exports a daily report (xlsx + png) for every analysed
-channel into `<out>/export`, the folder it names at the end.
+This is what `make demo` runs. It boots the appliance on `data/demo.yaml`
+(web server on, its URL printed at boot) at full speed from midnight to
+midnight of yesterday's date (appliance clock), then exports a daily report
+(xlsx + png) for every analysed channel into `<out>/export`, the folder it
+names. Run from a terminal it then keeps the appliance up, the page served
+on the replayed statistics, until Ctrl-C; run without one (scripts, CI) it
+stops there.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import shutil
+import socket
+import sys
 from pathlib import Path
 
-from nvr.cli import UserError
 from firmware.clock import DAY, to_clock
 from firmware.config import ConfigError, load_config
+from firmware.service import FrontEndError, ServiceError
+from nvr.cli import UserError
+from nvr.commands.run import front_ends
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "data" / "demo.yaml"
 
@@ -30,6 +37,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from firmware.appliance import Appliance, RunOptions  # numba and PyAV load only when needed
+    from web.server import WebFrontEnd
 
     try:
         day = dt.date.fromisoformat(args.date) if args.date else dt.date.today() - dt.timedelta(days=1)
@@ -47,34 +55,54 @@ def run(args) -> int:
     config = dataclasses.replace(config, appliance=dataclasses.replace(config.appliance,
                                                                        export_device=str(export)))
     start = to_clock(dt.datetime.combine(day, dt.time()))
-    appliance = Appliance(config, RunOptions(state_dir=state, speed="max", start=start,
-                                             duration=args.duration))
+    config = _free_web_port(config)
+    appliance = Appliance(config, RunOptions(state_dir=state, speed="max", start=start, duration=args.duration),
+                          front_ends=front_ends(config))
     appliance.install_signal_handlers()
     try:
-        appliance.boot()
+        try:
+            appliance.boot()
+        except (ConfigError, FrontEndError) as e:
+            raise UserError(str(e)) from None
         appliance.run()
+        if appliance.interrupted:
+            return 130
+        _export(appliance.service(), config, day, export)
+        web = next((f for f in appliance.front_ends if isinstance(f, WebFrontEnd)), None)
+        if web is not None and sys.stdin.isatty() and sys.stdout.isatty():
+            print(f"The replayed day is on the web page: {web.url} (activate the device with a password of "
+                  "your choice, then VCA Search > Heat Map). Ctrl-C ends the demo.", flush=True)
+            appliance.stop_event.wait()
     finally:
         appliance.shutdown()
-    if appliance.interrupted:
-        return 130
-    # The same engine as `nvr report`, on the store the run left behind.
-    from firmware.export import export_report
-    from firmware.reports import ReportError, build_report
-    from firmware.store import SqliteStatistics
+    return 0
 
+
+def _export(service, config, day: dt.date, export: Path) -> None:
+    """The seed's Export for every analysed channel, through the service the console uses."""
     written: list[Path] = []
-    with SqliteStatistics(state, create=False) as store:
-        for ch in config.channels:
-            if not ch.heat_map.enabled:
-                continue
-            try:
-                report = build_report(store, ch.id, "daily", day, "dwell")
-            except ReportError as e:
-                print(f"channel {ch.id}: no report: {e}")
-                continue
-            snapshot = store.background(ch.id)
-            written += export_report(report, export, None if snapshot is None else snapshot[1])
+    for ch in config.channels:
+        if not ch.heat_map.enabled:
+            continue
+        try:
+            written += service.export(ch.id, "daily", day, "dwell")
+        except ServiceError as e:
+            print(f"channel {ch.id}: no report: {e}")
     for path in written:
         print(f"exported {path.name}")
-    print(f"demo reports for {day.isoformat()} are in {export}")
-    return 0
+    print(f"demo reports for {day.isoformat()} are in {export}", flush=True)
+
+
+def _free_web_port(config):
+    """The demo's web port, or any free one when it is taken (another demo, another server)."""
+    web = config.appliance.web
+    if web.port is None:
+        return config
+    with socket.socket() as s:
+        try:
+            s.bind((web.bind, web.port))
+            return config
+        except OSError:
+            print(f"web port {web.port} is in use; serving the page on a free port instead", flush=True)
+    return dataclasses.replace(config, appliance=dataclasses.replace(
+        config.appliance, web=dataclasses.replace(web, port=0)))
