@@ -287,11 +287,35 @@ def _schedule(doc: Any, where: str) -> tuple[ArmWindow, ...]:
         if m0 > 59 or m1 > 59 or start >= 1440 or end > 1440 or end <= start:
             raise ConfigError(f"{m.key('time')}: {span!r} is not a window within one day (00:00-24:00)")
         windows.append(ArmWindow(tuple(WEEKDAYS.index(d) for d in days), start, end))
-    for day, name in enumerate(WEEKDAYS):
-        n = sum(day in w.days for w in windows)
-        if n > MAX_SEGMENTS_PER_DAY:
-            raise ConfigError(f"{where}: {n} windows on {name}, at most {MAX_SEGMENTS_PER_DAY} a day are allowed")
+    problem = schedule_problem(windows)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
     return tuple(windows)
+
+
+def merge_days(windows: list[ArmWindow] | tuple[ArmWindow, ...]) -> tuple[ArmWindow, ...]:
+    """Windows with the same times joined across days, in time order; every day all day
+    is () (armed around the clock), as the configuration file writes it."""
+    by_span: dict[tuple[int, int], set[int]] = {}
+    for w in windows:
+        by_span.setdefault((w.start_minute, w.end_minute), set()).update(w.days)
+    if list(by_span) == [(0, 1440)] and by_span[(0, 1440)] == set(range(7)):
+        return ()
+    return tuple(ArmWindow(tuple(sorted(days)), a, b) for (a, b), days in sorted(by_span.items()))
+
+
+def schedule_problem(windows: list[ArmWindow] | tuple[ArmWindow, ...]) -> str | None:
+    """Why arming windows are refused (more than MAX_SEGMENTS_PER_DAY a day, or two that
+    overlap on a day), or None: the rule for the file, the console and the web alike."""
+    for day, name in enumerate(WEEKDAYS):
+        spans = sorted((w.start_minute, w.end_minute) for w in windows if day in w.days)
+        if len(spans) > MAX_SEGMENTS_PER_DAY:
+            return f"{len(spans)} windows on {name}, at most {MAX_SEGMENTS_PER_DAY} a day are allowed"
+        for (s0, e0), (s1, e1) in zip(spans, spans[1:]):
+            if s1 < e0:
+                return (f"windows {s0 // 60:02d}:{s0 % 60:02d}-{e0 // 60:02d}:{e0 % 60:02d} and "
+                        f"{s1 // 60:02d}:{s1 % 60:02d}-{e1 // 60:02d}:{e1 % 60:02d} overlap on {name}")
+    return None
 
 
 class _Mapping:

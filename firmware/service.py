@@ -29,7 +29,7 @@ from firmware.auth import (DIGEST_REALM, LOCKOUT_SECONDS, MAX_FAILURES, USER, Di
                            LoginOutcome, LoginResult)
 from firmware.channel_view import ChannelState  # noqa: F401
 from firmware.config import (MAX_SEGMENTS_PER_DAY, WEEKDAYS, ArmWindow, ConsoleConfig, HeatMapConfig,  # noqa: F401
-                             WebConfig)
+                             WebConfig, merge_days, schedule_problem)
 from firmware.events import Event, EventKind  # noqa: F401
 from firmware.reports import MODEL_LABELS, MODELS, REPORT_LABELS, REPORT_TYPES  # noqa: F401
 from vca.limits import MAX_AREAS, MAX_POINTS, MIN_POINTS  # noqa: F401

@@ -167,8 +167,9 @@ import sys, yaml
 from firmware.config import parse_config, save_config
 path, a, b = sys.argv[1], yaml.safe_load(sys.argv[2]), yaml.safe_load(sys.argv[3])
 configs = [parse_config(a), parse_config(b)]
+save_config(configs[0], path)  # a backup exists from here on, however slow the machine
 print("ready", flush=True)
-i = 0
+i = 1
 while True:
     save_config(configs[i % 2], path)
     i += 1

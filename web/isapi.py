@@ -22,7 +22,8 @@ from aiohttp import web
 
 from firmware.service import (MAX_AREAS, MAX_POINTS, MAX_SEGMENTS_PER_DAY, MIN_POINTS, PARAMETER_DEFAULT,
                               PARAMETER_KEYS, PARAMETER_RANGE, REPORT_TYPES, ArmWindow, ChannelState,
-                              EventKind, HeatMapConfig, NoSuchChannel, ServiceError)
+                              EventKind, HeatMapConfig, NoSuchChannel, ServiceError, merge_days,
+                              schedule_problem)
 from web.documents import INVALID_OPERATION, BadRequest, as_list, boolean, field, integer, parse_body, text
 from web.respond import PICTURES, call, channel_id, document, service_of, stream_channel_id
 
@@ -253,7 +254,7 @@ def schedule_from(doc: dict[str, Any]) -> tuple[ArmWindow, ...]:
     if not blocks:
         raise BadRequest("Schedule: no TimeBlock; to stop counting, disable the heat map instead",
                          sub="badParameters")
-    by_range: dict[tuple[int, int], list[int]] = {}
+    singles = []
     for i, b in enumerate(blocks, 1):
         where = f"TimeBlock[{i}]"
         day = integer(b, "dayOfWeek", where, 1, 7) - 1
@@ -262,10 +263,11 @@ def schedule_from(doc: dict[str, Any]) -> tuple[ArmWindow, ...]:
         end = _minute(text(span, "endTime", where), f"{where}.endTime")
         if end <= begin:
             raise BadRequest(f"{where}: endTime must be after beginTime", sub="badParameters")
-        by_range.setdefault((begin, end), []).append(day)
-    if all(sorted(days) == list(range(7)) and r == (0, 1440) for r, days in by_range.items()):
-        return ()  # every day, all day: around the clock, as the configuration writes it
-    return tuple(ArmWindow(tuple(sorted(set(days))), begin, end) for (begin, end), days in sorted(by_range.items()))
+        singles.append(ArmWindow((day,), begin, end))
+    problem = schedule_problem(singles)
+    if problem:
+        raise BadRequest(f"Schedule: {problem}", sub="badParameters")
+    return merge_days(singles)
 
 
 def schedule_channel(request: web.Request) -> int:

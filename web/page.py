@@ -21,7 +21,8 @@ from aiohttp import web
 
 from firmware.service import (MAX_AREAS, MAX_POINTS, MAX_SEGMENTS_PER_DAY, MIN_POINTS, MODEL_LABELS,
                               PARAMETER_DEFAULT, PARAMETER_LABELS, PARAMETER_RANGE, REPORT_LABELS, USER,
-                              WEEKDAYS, ArmWindow, HeatMapConfig, LoginOutcome, ServiceError)
+                              WEEKDAYS, ArmWindow, HeatMapConfig, LoginOutcome, ServiceError, merge_days,
+                              schedule_problem)
 from web.auth import SESSION_COOKIE, Sessions
 from web.documents import MAX_BODY, BadRequest
 from web.respond import call, channel_id, service_of
@@ -232,7 +233,7 @@ def _schedule(doc: dict) -> tuple[ArmWindow, ...]:
     items = doc.get("schedule")
     if not isinstance(items, list) or len(items) > 7 * MAX_SEGMENTS_PER_DAY:
         raise BadRequest(f"schedule: must be a list of at most {MAX_SEGMENTS_PER_DAY} windows a day")
-    by_range: dict[tuple[int, int], set[int]] = {}
+    singles = []
     for i, item in enumerate(items, 1):
         if not isinstance(item, dict) or item.get("day") not in WEEKDAYS:
             raise BadRequest(f"schedule window {i}: day must be one of {', '.join(WEEKDAYS)}")
@@ -240,8 +241,11 @@ def _schedule(doc: dict) -> tuple[ArmWindow, ...]:
                                                                                  f"schedule window {i}")
         if end <= begin:
             raise BadRequest(f"schedule, {item['day']}: {item['begin']}-{item['end']} ends before it begins")
-        by_range.setdefault((begin, end), set()).add(WEEKDAYS.index(item["day"]))
-    return tuple(ArmWindow(tuple(sorted(days)), b, e) for (b, e), days in sorted(by_range.items()))
+        singles.append(ArmWindow((WEEKDAYS.index(item["day"]),), begin, end))
+    problem = schedule_problem(singles)
+    if problem:
+        raise BadRequest(f"Not saved: the schedule has {problem}")
+    return merge_days(singles)
 
 
 ROUTES = [
