@@ -1,0 +1,136 @@
+"""The service contract, checked on the real appliance's service and on the in-memory one.
+
+Whatever a front end may rely on (refusals as ServiceError, unknown channels as
+NoSuchChannel, validation by the configuration's rules, the shared lock-out)
+holds for both, so front-end tests on `MemoryService` test what the real
+appliance does. The console flows below then run on the memory service in
+milliseconds, over the console's real transport (a socket pair).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import socket
+import threading
+
+import pytest
+
+from firmware.service import LoginOutcome, NoSuchChannel, ServiceError
+from hal.console import SocketPort
+from menu.session import serve
+from tests.memory_service import MemoryService
+
+PASSWORD = "Heat-Map-2026"
+BOW_TIE = ((0.1, 0.1), (0.9, 0.9), (0.9, 0.1), (0.1, 0.9))
+TRIANGLE = ((0.2, 0.2), (0.8, 0.2), (0.5, 0.8))
+
+
+@pytest.fixture(scope="module")
+def local_service(tmp_path_factory):
+    from firmware.appliance import Appliance, RunOptions
+    from firmware.config import load_config
+    from tests.clips import make_clip, moving_square_frames
+
+    tmp = tmp_path_factory.mktemp("contract")
+    make_clip(tmp / "clip.mp4", moving_square_frames(25, size=(160, 120)), fps=25)
+    (tmp / "nvr.yaml").write_text("channels:\n  - {id: 1, name: Lobby, source: clip.mp4, loop: true}\n"
+                                  "  - {id: 2, name: Door, source: clip.mp4, loop: true}\n")
+    a = Appliance(load_config(tmp / "nvr.yaml"), RunOptions(state_dir=tmp / "state"), out=io.StringIO())
+    a.boot()
+    yield a.service()
+    a.shutdown()
+
+
+@pytest.fixture(params=["local", "memory"])
+def service(request, tmp_path):
+    if request.param == "local":
+        return request.getfixturevalue("local_service")
+    return MemoryService(tmp_path / "state")
+
+
+def test_settings_round_trip_and_refusals(service):
+    hm = service.heat_map(1)
+    service.save_heat_map(1, dataclasses.replace(hm, regions=(TRIANGLE,), detection_sensitivity=70))
+    assert service.heat_map(1).regions == (TRIANGLE,) and service.heat_map(1).detection_sensitivity == 70
+    with pytest.raises(ServiceError, match="cross"):
+        service.save_heat_map(1, dataclasses.replace(hm, regions=(BOW_TIE,)))
+    with pytest.raises(ServiceError, match="out of range"):
+        service.save_heat_map(1, dataclasses.replace(hm, scene_change_level=101))
+    assert service.heat_map(1).detection_sensitivity == 70  # a refusal changes nothing
+    service.save_heat_map(1, hm)
+
+
+def test_unknown_channels_are_no_such_channel(service):
+    for call in (lambda: service.heat_map(9), lambda: service.preview(9),
+                 lambda: service.count(9, "daily", service.now().date(), "dwell")):
+        with pytest.raises(NoSuchChannel):
+            call()
+
+
+def test_areas_are_judged_by_one_rule(service):
+    assert service.area_problem(list(TRIANGLE)) is None
+    assert "cross" in service.area_problem(list(BOW_TIE))
+    assert "at least 3" in service.area_problem([(0.1, 0.1), (0.2, 0.2)])
+
+
+def test_accounts(service):
+    assert service.password_problem("short") and service.password_problem(PASSWORD) is None
+    if not service.activated():
+        assert service.login("admin", PASSWORD).outcome is LoginOutcome.NOT_ACTIVATED
+        with pytest.raises(ServiceError):
+            service.activate("password")
+        service.activate(PASSWORD)
+    with pytest.raises(ServiceError, match="already activated"):
+        service.activate(PASSWORD)
+    assert service.login("admin", PASSWORD).ok
+    assert service.login("admin", "Wrong-2026").outcome is LoginOutcome.WRONG
+    assert service.login("admin", PASSWORD).ok  # a success resets the count
+
+
+def test_channels_and_preview(service):
+    statuses = service.channels()
+    assert [s.name for s in statuses] == ["Lobby", "Door"]
+    assert all(s.state.label for s in statuses)
+    frame = service.preview(1)
+    assert frame is None or (frame.dtype.name == "uint8" and frame.ndim == 2)
+
+
+# --------------------------------------------------------------------------- console flows, fast
+
+
+def console(service, data: bytes) -> str:
+    mine, theirs = socket.socketpair()
+    stop = threading.Event()
+    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), daemon=True)
+    t.start()
+    theirs.sendall(data)
+    theirs.shutdown(socket.SHUT_WR)
+    theirs.settimeout(10)
+    out = bytearray()
+    try:
+        while chunk := theirs.recv(65536):
+            out += chunk
+    finally:
+        stop.set()
+        t.join(5)
+        theirs.close()
+    return out.decode("utf-8", "replace")
+
+
+def test_console_activation_then_the_seed_configuration(tmp_path):
+    service = MemoryService(tmp_path)
+    text = console(service, b"short\r" + f"{PASSWORD}\r{PASSWORD}\r".encode()
+                   + f"admin\r{PASSWORD}\r".encode()
+                   + b"1\r1\r2\r1\ron\r2\r1\r20,20\r80,20\r50,80\r\r0\r3\r65\r7\r0\r0\r0\r0\r")
+    assert "Refused: the password needs at least 8 characters" in text
+    assert "Device activated. Log in as admin." in text and "Saved." in text
+    hm = service.heat_map(2)
+    assert hm.enabled and hm.detection_sensitivity == 65 and hm.regions == (TRIANGLE,)
+
+
+def test_console_refuses_a_crossing_area_and_saves_nothing(tmp_path):
+    service = MemoryService(tmp_path)
+    service.activate(PASSWORD)
+    text = console(service, f"admin\r{PASSWORD}\r".encode()
+                   + b"1\r1\r1\r2\r1\r10,10\r90,90\r90,10\r10,90\r\r0\r0\r0\r0\r0\r")
+    assert "Area refused: edges" in text and service.saves == 0
