@@ -50,10 +50,13 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         raise ExportError(f"cannot write {path}: {e.strerror}; check free space on the device") from None
 
 
-def export_xlsx(report: Report, path: str | os.PathLike) -> Path:
+def export_xlsx(report: Report, path: str | os.PathLike, background: np.ndarray | None = None) -> Path:
+    """The workbook, with the heat picture (over `background`) on its Summary sheet."""
+    from firmware.export_png import workbook_picture
     from firmware.export_xlsx import write_xlsx
 
-    return write_atomic(path, lambda f: write_xlsx(report, f))
+    picture = workbook_picture(report, background)
+    return write_atomic(path, lambda f: write_xlsx(report, f, picture))
 
 
 def export_png(report: Report, path: str | os.PathLike, background: np.ndarray | None) -> Path:
@@ -68,6 +71,6 @@ def export_report(report: Report, device: str | os.PathLike | None, background: 
         raise ExportError("no export device configured; set appliance.export_device to a directory")
     d = check_directory(device)
     return [
-        export_xlsx(report, d / default_name(report, "xlsx")),
+        export_xlsx(report, d / default_name(report, "xlsx"), background),
         export_png(report, d / default_name(report, "png"), background),
     ]

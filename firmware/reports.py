@@ -209,9 +209,19 @@ def _num(x: float) -> float:
 
 
 def report_to_json(report: Report) -> dict[str, Any]:
-    """The report as `nvr report --json` prints it: the documented top-level keys plus `details`."""
+    """The report as `nvr report --json` prints it: the documented top-level keys plus `details`.
+
+    `details.scale` is the colour scale of the chosen grid (`firmware.heat_scale`)
+    with each cell's level (0..1, null: zero or outside the areas), so a front end
+    colours cells exactly as the picture and the workbook do; `details.in_area`
+    marks the cells inside the areas (1) and outside (0).
+    """
+    from firmware.heat_scale import report_scale
+
     r = report
     lay = r.layout
+    scale, cells = report_scale(r)
+    levels = scale.levels(np.where(cells, r.matrix, 0))
     return {
         "channel": r.channel,
         "report_type": r.report_type,
@@ -257,5 +267,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
             "visits_min": int(r.visits.min()),
             "dwell_max_seconds": _num(r.dwell.max()),
             "dwell_min_seconds": _num(r.dwell.min()),
+            "scale": {**scale.to_json(r.model), "model": r.model,
+                      "levels": [[None if np.isnan(v) else round(float(v), 4) for v in row] for row in levels]},
+            "in_area": cells.astype(int).tolist(),
         },
     }

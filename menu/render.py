@@ -12,8 +12,6 @@ from typing import Any, Sequence
 import numpy as np
 
 RAMP = " .:-=+*#%@"  # dark to bright, one glyph per tenth of the range
-# xterm-256 colours from cold to hot (blue, cyan, green, yellow, red).
-HEAT_256 = (17, 19, 21, 27, 33, 39, 45, 51, 49, 47, 46, 82, 118, 154, 190, 226, 220, 214, 208, 202, 196)
 RESET = "\x1b[0m"
 PREVIEW_SIZE = (64, 20)  # characters (columns, rows)
 MAX_CELLS = 36           # heat-map cells across; two characters each fits 80 columns
@@ -81,54 +79,110 @@ def preview_lines(
 
 # --------------------------------------------------------------------------- heat map
 
+# The firmware's colour stops (report details.scale.stops) when a report has none.
+_DEFAULT_STOPS = ((0.0, (0, 0, 255)), (1 / 3, (0, 200, 0)), (2 / 3, (255, 230, 0)), (1.0, (255, 0, 0)))
 
-def _pool(values: np.ndarray, factor: int) -> np.ndarray:
-    """Sum over factor×factor blocks (counts and seconds add up), padding with zeros."""
+
+def _max_pool(values: np.ndarray, factor: int) -> np.ndarray:
+    """Largest of each factor x factor block (NaN ignored; all-NaN blocks stay NaN)."""
     r, c = values.shape
     pr, pc = -r % factor, -c % factor
-    padded = np.pad(values, ((0, pr), (0, pc)))
-    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).sum(axis=(1, 3))
+    padded = np.pad(values, ((0, pr), (0, pc)), constant_values=np.nan)
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    blocks = blocks.transpose(0, 2, 1, 3).reshape(blocks.shape[0], blocks.shape[2], -1)
+    out = np.full(blocks.shape[:2], np.nan)
+    has = ~np.isnan(blocks).all(axis=2)
+    out[has] = np.nanmax(blocks[has], axis=1)
+    return out
 
 
-def heat_map_lines(values: Any, color: bool, unit: str) -> list[str]:
+def _rgb(level: float, stops) -> tuple[float, float, float]:
+    ts = [float(t) for t, _ in stops]
+    cs = [tuple(float(v) for v in c) for _, c in stops]
+    level = min(1.0, max(0.0, level))
+    for k in range(len(ts) - 1):
+        if level <= ts[k + 1] or k == len(ts) - 2:
+            f = 0.0 if ts[k + 1] <= ts[k] else (level - ts[k]) / (ts[k + 1] - ts[k])
+            return tuple(a + (b - a) * f for a, b in zip(cs[k], cs[k + 1]))
+    return cs[-1]
+
+
+def xterm_colour(level: float, stops=_DEFAULT_STOPS) -> int:
+    """The xterm-256 colour-cube entry nearest the picture's colour at `level`."""
+    r, g, b = (min(5, max(0, round(v / 255 * 5))) for v in _rgb(level, stops))
+    return 16 + 36 * r + 6 * g + b
+
+
+def _levels(grid: np.ndarray, scale: dict | None) -> np.ndarray:
+    """Per-cell levels 0..1 (NaN: nothing to colour): the firmware's when the report has them."""
+    levels = None if scale is None else scale.get("levels")
+    if levels is not None:
+        lv = np.array([[np.nan if v is None else float(v) for v in row] for row in levels], np.float64)
+        if lv.shape == grid.shape:
+            return lv
+    top = float(grid.max()) if grid.size else 0.0
+    return np.where(grid > 0, grid / top if top > 0 else 1.0, np.nan)
+
+
+def heat_map_lines(values: Any, color: bool, unit: str, scale: dict | None = None) -> list[str]:
     """The space heat map: a block per cell, coloured (or a glyph ramp), and a legend.
 
-    values: rows×cols numbers (a report's `visits` or `dwell_seconds`),
-    pooled to at most MAX_CELLS cells across so it fits 80 columns.
+    values: rows x cols numbers (a report's `visits` or `dwell_seconds`).
+    scale:  the report's `details.scale` (levels per cell, ticks, stops): the
+            firmware's colour rule, the one the picture and the workbook use.
+    Cells are pooled to at most MAX_CELLS across so the map fits 80 columns;
+    a block shows the busiest of its cells (a cell's number, never a sum of
+    cells: one person crossing a block would be counted in several of them).
+    Blank: nobody, or outside the areas.
     """
     grid = np.asarray(values, dtype=np.float64)
     if grid.ndim != 2 or grid.size == 0:
         return ["(no heat map in this report)"]
+    levels = _levels(grid, scale)
+    stops = (scale or {}).get("stops") or _DEFAULT_STOPS
     factor = max(1, math.ceil(grid.shape[1] / MAX_CELLS))
-    pooled = _pool(grid, factor)
-    lo, hi = float(pooled.min()), float(pooled.max())
-    span = hi - lo
+    pooled = _max_pool(levels, factor)
+    glyphs = RAMP[1:]  # a counted cell is never blank, however low
     lines = ["+" + "--" * pooled.shape[1] + "+"]
     for row in pooled:
         cells = []
         last = None
-        for v in row:
-            t = 0.0 if span <= 0 else (v - lo) / span
-            if color:
-                code = HEAT_256[min(len(HEAT_256) - 1, int(t * len(HEAT_256)))]
-                # Only colour changes are sent: a serial line is slow.
-                cells.append("  " if code == last else f"\x1b[48;5;{code}m  ")
-                last = code
+        for t in row:
+            if np.isnan(t):
+                code, text = None, "  "
+            elif color:
+                code, text = xterm_colour(t, stops), "  "
             else:
-                cells.append(RAMP[min(len(RAMP) - 1, int(t * len(RAMP)))] * 2)
+                code, text = None, glyphs[min(len(glyphs) - 1, int(t * len(glyphs)))] * 2
+            if color:
+                # Only colour changes are sent: a serial line is slow.
+                if code != last:
+                    text = (RESET if code is None else f"\x1b[48;5;{code}m") + text
+                    last = code
+            cells.append(text)
         lines.append("|" + "".join(cells) + (RESET if color else "") + "|")
     lines.append("+" + "--" * pooled.shape[1] + "+")
     if color:
-        scale = "".join(f"\x1b[48;5;{c}m " for c in HEAT_256) + RESET
+        bar = "".join(f"\x1b[48;5;{xterm_colour(k / 20, stops)}m " for k in range(21)) + RESET
     else:
-        scale = RAMP
-    per = f" per {factor}x{factor} cells" if factor > 1 else " per cell"
-    lines.append(f"Legend: min {_num(lo)} [{scale}] max {_num(hi)} {unit}{per}")
+        bar = glyphs
+    labels = (scale or {}).get("labels")
+    kind = (scale or {}).get("kind")
+    if labels:
+        lo, hi = labels[0], labels[-1]
+    else:
+        nz = grid[grid > 0]
+        lo, hi = (_num(nz.min()), _num(nz.max())) if nz.size else ("0", "0")
+    how = {"log": ", log scale", "linear": ", linear scale"}.get(kind, "")
+    lines.append(f"Legend: {lo} [{bar}] {hi} {unit} in one cell{how}")
+    block = f"a block: the busiest of its {factor}x{factor} cells; " if factor > 1 else ""
+    lines.append(f"({block}blank: nobody, or outside the areas)")
     return lines
 
 
 def _num(v: float) -> str:
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+    v = float(v)
+    return f"{v:,.0f}" if v.is_integer() or v >= 100 else f"{v:.1f}"
 
 
 # --------------------------------------------------------------------------- report tables
@@ -180,15 +234,26 @@ def time_table_lines(report: dict[str, Any], bar_width: int = 34) -> list[str]:
 # --------------------------------------------------------------------------- status
 
 def status_lines(channels: Sequence[Any]) -> list[str]:
-    """One line per channel: state, heat map, fps, analysis cost against budget, drops."""
+    """Per channel: state, heat map, fps, analysis cost against budget, drops; then its
+    areas, the four parameters, the schedule and whether it is counting right now.
+    Cost and budget read "-" for a channel that is not analysed (disabled, video loss)."""
     lines = [f"{'Ch':>3} {'Name':<14} {'State':<10} {'Heat':<4} {'FPS':>5} {'Cost/Budget us':>16} {'Load':>5} {'Drops':>6} {'Skip':>5}"]
     for s in channels:
-        load = f"{s.median_us / s.budget_us * 100:.0f}%" if s.budget_us > 0 else "-"
+        analysed = s.budget_us > 0
+        load = f"{s.median_us / s.budget_us * 100:.0f}%" if analysed else "-"
+        cost = f"{s.median_us:.0f}/{s.budget_us:.0f}" if analysed else "-"
         state = s.state.label
         lines.append(
             f"{s.id:>3} {s.name[:14]:<14} {state:<10} {'on' if s.heat_map_enabled else 'off':<4} "
-            f"{s.fps:>5.1f} {f'{s.median_us:.0f}/{s.budget_us:.0f}':>16} {load:>5} {s.drops:>6} {s.skipped:>5}"
+            f"{s.fps:>5.1f} {cost:>16} {load:>5} {s.drops:>6} {s.skipped:>5}"
         )
+        params = getattr(s, "parameters", None)
+        if params is not None:
+            n = getattr(s, "areas", 0)
+            counting = "counting now" if getattr(s, "counting", False) else "not counting now"
+            lines.append(f"    {n} area{'' if n == 1 else 's'}; sensitivity {params[0]}, update rate {params[1]}, "
+                         f"scene change {params[2]}, min size {params[3]}"[:80])
+            lines.append(f"    schedule {getattr(s, 'schedule', 'always')}: {counting}"[:80])
         if s.last_error:
             lines.append(f"    {s.last_error[:74]}")
     return lines

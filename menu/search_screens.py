@@ -82,7 +82,7 @@ def report_lines(report: dict[str, Any], q: Query, color: bool) -> list[str]:
     else:
         grid, unit = report.get("visits"), "visits"
     lines.append("-- Space heat map (top of the picture first) --")
-    lines.extend(render.heat_map_lines(grid, color, unit))
+    lines.extend(render.heat_map_lines(grid, color, unit, report.get("details", {}).get("scale")))
     return lines
 
 

@@ -1,6 +1,8 @@
 """Export: the xlsx read back with openpyxl, the png decoded with Pillow, failing devices leave nothing."""
 from __future__ import annotations
 
+import colorsys
+import io
 import os
 import subprocess
 from contextlib import contextmanager
@@ -10,17 +12,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from openpyxl import load_workbook
+from openpyxl.xml.functions import tostring
 from PIL import Image
 
+from firmware.clock import to_clock
 from firmware.export import ExportError, default_name, export_png, export_report, export_xlsx, write_atomic
-from firmware.export_png import GREY, render
+from firmware.export_png import GREY, png_bytes, render
+from firmware.export_xlsx import GRID_SECONDS
+from firmware.heat_scale import colormap, in_area_cells, report_scale
 from firmware.reports import build_report
+from firmware.stats import HourRecord, Layout
 from firmware.store import SqliteStatistics
-from tests.test_store import hour_record
+from tests.test_store import LAYOUT, hour_record
 
 DAY = date(2026, 11, 24)
-# Analysis frames are 320x180; the snapshot is a diagonal ramp so every pixel is checkable.
+# Analysis frames are 320x180 of a 640x360 source; snapshots are diagonal ramps so every
+# pixel is checkable: one at the analysis size, one at the full source size.
 BACKGROUND = (np.add.outer(np.arange(180), np.arange(320)) % 200 + 30).astype(np.uint8)
+FULL_BACKGROUND = (np.add.outer(np.arange(360), np.arange(640)) % 200 + 30).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +55,15 @@ def report(store):
 # --------------------------------------------------------------------------- xlsx
 
 
-def test_workbook_reads_back_with_the_reports_numbers_dates_chart_and_colour_scale(report, tmp_path):
-    path = export_xlsx(report, tmp_path / default_name(report, "xlsx"))
+def test_workbook_reads_back_with_the_reports_numbers_dates_chart_and_colours(report, tmp_path):
+    path = export_xlsx(report, tmp_path / default_name(report, "xlsx"), FULL_BACKGROUND)
     assert path.name == "heatmap_ch01_daily_2026-11-24_dwell.xlsx"
     wb = load_workbook(path)
     assert wb.sheetnames == ["Summary", "Time heat map", "Space heat map"]
 
-    summary = {row[0].value: row[1] for row in wb["Summary"].iter_rows(min_row=3) if row[0].value}
+    ws = wb["Summary"]
+    assert (ws["A3"].value, ws["B3"].value) == ("Item", "Value")
+    summary = {row[0].value: row[1] for row in ws.iter_rows(min_row=4, max_col=2) if row[0].value}
     assert summary["Camera"].value == "Shop floor (channel 1)"
     assert summary["Period from"].value == datetime(2026, 11, 24)
     assert summary["Period from"].is_date
@@ -60,7 +71,13 @@ def test_workbook_reads_back_with_the_reports_numbers_dates_chart_and_colour_sca
     assert summary["Total dwell time (s)"].value == pytest.approx(report.dwell_total, abs=1e-3)
     assert summary["Parameter: background update rate"].value == 60
     assert summary["Area 2"].value.startswith("3 points")
+    assert summary["Picture colours"].value.startswith("log scale, blue ")
     assert isinstance(summary["Generated"].value, datetime)
+    assert ws.freeze_panes == "A4"
+    (picture,) = ws._images  # the heat picture, beside the table
+    assert picture.anchor._from.col == 3 and picture.anchor._from.row == 2
+    embedded = Image.open(io.BytesIO(picture._data()))
+    assert embedded.size == render(report, FULL_BACKGROUND).size
 
     ws = wb["Time heat map"]
     rows = list(ws.iter_rows(min_row=2, max_row=25))
@@ -73,16 +90,78 @@ def test_workbook_reads_back_with_the_reports_numbers_dates_chart_and_colour_sca
         else:
             assert visits is None and dwell is None and note == "no data"
     assert ws.cell(26, 1).value == "Total" and ws.cell(26, 4).value == report.visits_total
-    assert len(ws._charts) == 1
+    assert ws.freeze_panes == "A2" and ws.print_title_rows == "$1:$1"
+    (chart,) = ws._charts
+    assert chart.anchor._from.row == 27 and chart.anchor._from.col == 0  # below the total (row 26), in A28
     assert ws.column_dimensions["B"].width > 10
 
     ws = wb["Space heat map"]
-    rules = [r for cf in ws.conditional_formatting for r in cf.rules]
-    assert len(rules) == 2 and all(r.type == "colorScale" for r in rules)
     rows_, cols = report.matrix.shape
     grid = [[ws.cell(4 + r, 2 + c).value for c in range(cols)] for r in range(rows_)]
     assert np.allclose(grid, report.dwell, atol=0.051)  # dwell is written to 0.1 s
-    assert ws.cell(4, 2).number_format == "#,##0.0"
+    assert ws.cell(4, 2).number_format == GRID_SECONDS
+    assert ws.freeze_panes == "B4"
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_margins_and_page_numbers(report, tmp_path):
+    wb = load_workbook(export_xlsx(report, tmp_path / "r.xlsx"))
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert int(ws.page_setup.paperSize) == 9  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+        assert ws.page_margins.left >= 0.4 and ws.page_margins.bottom >= 0.4
+        assert "&P" in ws.oddFooter.right.text
+    assert wb["Summary"].page_setup.fitToHeight == 1 and wb["Time heat map"].page_setup.fitToHeight == 1
+    assert [b.id for b in wb["Space heat map"].row_breaks.brk] == [4 + 6]  # the second grid on its own page
+
+
+def test_chart_axes_start_at_zero_the_line_is_straight_and_both_series_show(store, tmp_path):
+    # One hour of data: a line without markers would show nothing.
+    rep = build_report(store, 1, "weekly", DAY, "people")
+    assert sum(b.has_data for b in rep.buckets) == 1
+    (chart,) = load_workbook(export_xlsx(rep, tmp_path / "w.xlsx"))["Time heat map"]._charts
+    xml = tostring(chart._write()).decode()
+    assert xml.count('<min val="0"') == 2                    # both value axes from zero
+    assert '<smooth val="0"' in xml and '<smooth val="1"' not in xml
+    assert '<symbol val="circle"' in xml                     # markers: a single bucket still shows
+    assert xml.count("<ser>") == 2                           # visits and dwell
+    assert '<delete val="1"' not in xml                      # no axis hidden
+    assert '<dispBlanksAs val="gap"' in xml                  # no data is a gap, not a zero
+
+
+def test_grid_cells_take_the_pictures_colours_inside_the_areas_and_grey_outside(tmp_path):
+    """One scale rule: a cell's fill is the picture's colour for its level, paled; cells outside
+    every area are grey whatever they hold; zero is unfilled."""
+    s = SqliteStatistics(tmp_path / "state")
+    rng = np.random.default_rng(3)
+    rec = hour_record(1, datetime(2026, 11, 24, 10), rng)
+    rec.dwell[:] = 0.0
+    rec.dwell[2, 2], rec.dwell[2, 3], rec.dwell[3, 3] = 5.0, 500.0, 50.0
+    rec.dwell[0, 7] = 1e6       # top-right corner: outside both areas (a stray count must not set the scale)
+    s.record(rec)
+    rep = build_report(s, 1, "daily", DAY, "dwell")
+    s.close()
+    inside = in_area_cells(LAYOUT.regions, 6, 8, 180, 320)
+    assert not inside[0, 7] and inside[2, 2] and inside[3, 3]
+    ws = load_workbook(export_xlsx(rep, tmp_path / "g.xlsx"))["Space heat map"]
+
+    def fill(r, c):
+        return ws.cell(4 + r, 2 + c).fill.start_color.rgb
+
+    scale, _ = report_scale(rep)  # the picture's scale
+
+    def paled(value):
+        level = round(float(scale.levels(value)) * 47) / 47
+        rgb = colormap(np.array(level)) * 0.5 + 127.5
+        return "FF" + "".join(f"{int(round(v)):02X}" for v in rgb)
+
+    assert scale.high == 500.0                                      # the stray 1e6 outside is not the top
+    assert fill(2, 2) == paled(5.0) == paled(0.001)                 # 5 s: the bottom colour, blue
+    assert fill(2, 3) == paled(500.0) == paled(1e9)                 # 500 s: red
+    assert fill(3, 3) == paled(50.0) not in (paled(5.0), paled(500.0))
+    assert fill(0, 7) == "FFE6E6E6"                                 # outside: grey, however big
+    assert ws.cell(4 + 1, 2 + 1).fill.fill_type is None             # zero inside: unfilled
+    assert ws.cell(4 + 0, 2 + 7).value == 1e6                       # the number is still there
 
 
 def test_people_model_puts_the_visits_grid_first(store, tmp_path):
@@ -98,48 +177,85 @@ def test_people_model_puts_the_visits_grid_first(store, tmp_path):
 # --------------------------------------------------------------------------- png
 
 
-def test_picture_blends_over_the_background_and_zero_cells_show_it_unchanged(report, tmp_path):
-    path = export_png(report, tmp_path / "h.png", BACKGROUND)
+def cell_centre(r: int, c: int, shape=(360, 640), grid=(6, 8)) -> tuple[int, int]:
+    return int((r + 0.5) * shape[0] / grid[0]), int((c + 0.5) * shape[1] / grid[1])
+
+
+def test_picture_is_a_smooth_density_over_the_full_size_background(report, tmp_path):
+    path = export_png(report, tmp_path / "h.png", FULL_BACKGROUND)
     img = np.asarray(Image.open(path).convert("RGB"))
-    assert img.shape == (360, 640, 3)  # 320x180 snapshot enlarged x2 so the legend fits
-    _, box = render(report, BACKGROUND)
-    x0, y0, x1, y1 = box
-    assert x1 <= 640 and y1 <= 360 and x0 > 320 and y0 > 180  # bottom-right corner
-
-    bg = np.repeat(np.repeat(BACKGROUND, 2, 0), 2, 1)
-    # Columns 0-1 of the 8-column grid had nobody: the first quarter of the width is background.
-    left = img[:, :160]
-    assert np.array_equal(left, np.repeat(bg[:, :160, None], 3, axis=2))
-    # Cells with people are tinted, and the busiest cell is red-dominant.
-    right = img[: y0 - 1, 160:x0]
-    assert (right != bg[: y0 - 1, 160:x0, None]).any(axis=2).mean() > 0.95
+    assert img.shape[1] == 640 and img.shape[0] > 360            # the picture, then the legend strip
+    assert png_bytes(report, FULL_BACKGROUND) == path.read_bytes()  # the web page's bytes are the file's
+    picture = img[:360]
+    # Columns 0-1 of the 8-column grid had nobody: the first eighth, more than a kernel's
+    # reach from anyone, is the background unchanged (left of area 1's outline at x = 64).
+    assert np.array_equal(picture[:, :60], np.repeat(FULL_BACKGROUND[:, :60, None], 3, axis=2))
+    # The busiest cell is red-dominant at its centre.
     r, c = np.unravel_index(np.argmax(report.matrix), report.matrix.shape)
-    py, px = int((r + 0.5) * 360 / 6), int((c + 0.5) * 640 / 8)
-    if not (x0 <= px < x1 and y0 <= py < y1):
-        red, green, blue = (int(v) for v in img[py, px])
-        assert red > green and red > blue
+    red, green, blue = (int(v) for v in picture[cell_centre(r, c)])
+    assert red > green + 40 and red > blue + 40
+    # Smooth, not a lattice: over a flat background, across the boundaries of counted cells
+    # (every 80 px) the colour changes in small steps rather than in one jump per cell.
+    flat = np.asarray(render(report, np.full((360, 640), 100, np.uint8)))
+    y = cell_centre(3, 4)[0]
+    steps = np.abs(np.diff(flat[y, 100:370].astype(int), axis=0)).max(axis=1)  # inside area 1
+    assert steps.max() < 25
 
-    # The legend's colour bar runs from blue to red.
-    legend = img[y0:y1, x0:x1].reshape(-1, 3).astype(int)
-    assert ((legend[:, 2] > 200) & (legend[:, 0] < 40)).any()   # blue end
-    assert ((legend[:, 0] > 200) & (legend[:, 2] < 40) & (legend[:, 1] < 40)).any()  # red end
+
+def test_legend_is_a_strip_below_the_picture_running_blue_to_red(report):
+    img = np.asarray(render(report, FULL_BACKGROUND))
+    strip = img[360:].reshape(-1, 3).astype(int)
+    assert ((strip[:, 2] > 200) & (strip[:, 0] < 40)).any()                       # blue end
+    assert ((strip[:, 0] > 200) & (strip[:, 2] < 40) & (strip[:, 1] < 40)).any()  # red end
 
 
 def test_colour_scale_runs_blue_green_yellow_red():
-    from firmware.export_png import colormap
-
     stops = colormap(np.array([0.0, 1 / 3, 2 / 3, 1.0]))
     assert stops.tolist() == [[0, 0, 255], [0, 200, 0], [255, 230, 0], [255, 0, 0]]
     ramp = colormap(np.linspace(0, 1, 50))
     assert np.all(np.diff(ramp[:, 0]) >= 0)  # red only grows towards "most"
 
 
-def test_without_a_snapshot_the_picture_is_on_grey_and_says_so(report, tmp_path):
-    img, box = render(report, None)
-    assert img.size == (640, 360)
+def test_a_small_snapshot_is_enlarged_and_a_missing_one_is_grey_and_said(report):
+    small = np.asarray(render(report, BACKGROUND))
+    assert small.shape[1] == 640                                   # 320x180 enlarged x2
+    img = render(report, None)
+    assert img.size[0] == 640                                      # the source size, 640x360
     assert img.getpixel((5, 5)) == (GREY, GREY, GREY)
-    with_bg, box_bg = render(report, BACKGROUND)
-    assert box[3] - box[1] > box_bg[3] - box_bg[1]  # one more legend line: "no background snapshot"
+    assert img.size[1] > small.shape[0]                            # one more legend line: "no background"
+
+
+def test_one_stander_does_not_flatten_the_walkers_lanes(tmp_path):
+    """A person standing all day (30,000 s in one cell) and walkers' lanes of 20 s and
+    200 s a cell: the lanes stay visible in colours distinct from each other and from
+    the stander, where a linear scale would paint both lanes the colour of almost nothing."""
+    layout = Layout(18, 32, (((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)),), (50, 50, 50, 50),
+                    640, 360, 640, 360)
+    dwell = np.zeros((18, 32))
+    dwell[4, 2:30] = 20.0       # a lane people walk through quickly
+    dwell[12, 2:30] = 200.0     # a lane where they slow down
+    dwell[8, 16] = 30000.0      # one stander
+    visits = (dwell > 0).astype(np.int32) * 40
+    s = SqliteStatistics(tmp_path / "state")
+    s.record(HourRecord(1, int(to_clock(datetime(2026, 11, 24, 10))), layout, visits, dwell,
+                        np.array([800]), np.array([dwell.sum()]), 800, float(dwell.sum()), 3600.0, 0))
+    rep = build_report(s, 1, "daily", DAY, "dwell")
+    s.close()
+    grey = np.full((360, 640), 100, np.uint8)
+    img = np.asarray(Image.open(io.BytesIO(png_bytes(rep, grey))).convert("RGB"))
+
+    def hue(r, c):
+        y, x = cell_centre(r, c, grid=(18, 32))
+        rgb = img[y, x].astype(float) / 255
+        h, s_, _ = colorsys.rgb_to_hsv(*rgb)
+        return h * 360, s_
+
+    quick, slow, stander = hue(4, 8), hue(12, 8), hue(8, 16)
+    assert quick[1] > 0.5 and slow[1] > 0.5         # both lanes coloured, not the background's grey
+    assert 170 < quick[0] < 260                     # blue-ish
+    assert 80 < slow[0] < 170                       # green-ish
+    assert stander[0] < 20 or stander[0] > 340      # red
+    assert abs(quick[0] - slow[0]) > 50
 
 
 # --------------------------------------------------------------------------- devices
@@ -159,8 +275,6 @@ def test_missing_device_or_a_file_instead_is_one_line_and_writes_nothing(report,
     (tmp_path / "file").write_text("x")
     with pytest.raises(ExportError, match="not a directory"):
         export_report(report, tmp_path / "file", None)
-    with pytest.raises(ExportError, match="no export device configured"):
-        export_report(report, None, None)
 
 
 def test_a_failing_writer_leaves_no_temporary_file(tmp_path):

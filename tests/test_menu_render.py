@@ -37,14 +37,37 @@ def test_preview_draws_each_area_outline_with_its_number_at_its_coordinates():
     assert lines[2].startswith("  0 |") and lines[-2].startswith("100 |")
 
 
-def test_heat_map_pools_cells_to_fit_and_keeps_min_and_max():
+def test_heat_map_pools_cells_by_their_busiest_and_labels_the_number_per_cell():
     grid = np.zeros((36, 64), int)
-    grid[0, 0] = grid[0, 1] = grid[1, 0] = 5  # one 2x2 block sums to 15
+    grid[0, 0] = grid[0, 1] = grid[1, 0] = 5  # one 2x2 block: its busiest cell has 5
+    grid[20, 40] = 1
     lines = render.heat_map_lines(grid.tolist(), color=False, unit="visits")
     assert all(len(line) <= 80 for line in lines)
-    assert len(lines) == 18 + 3                                 # 36 rows pooled by 2, borders, legend
+    assert len(lines) == 18 + 4                                 # 36 rows pooled by 2, borders, legend
     assert lines[1][1:3] == "@@" and set(lines[1][3:-1]) == {" "}
-    assert lines[-1].startswith("Legend: min 0 ") and "max 15 visits per 2x2 cells" in lines[-1]
+    assert lines[11][1 + 40] == lines[11][2 + 40] != " "        # a single visit still shows
+    # The number is one cell's, never a block's sum (15 here, more than anyone who came).
+    assert lines[-2].startswith("Legend: 1 ") and lines[-2].endswith("] 5 visits in one cell")
+    assert lines[-1] == "(a block: the busiest of its 2x2 cells; blank: nobody, or outside the areas)"
+
+
+def test_the_console_colours_cells_by_the_reports_scale():
+    """The firmware's levels (details.scale) decide the colours, so the console, the picture
+    and the workbook agree; the legend shows the scale's own labels."""
+    grid = np.zeros((4, 4))
+    grid[0, 0], grid[1, 1], grid[2, 2] = 30000.0, 200.0, 20.0
+    levels = [[None] * 4 for _ in range(4)]
+    levels[0][0], levels[1][1], levels[2][2] = 1.0, 0.5, 0.0
+    scale = {"kind": "log", "labels": ["20", "63", "200", "630", "2,000"], "levels": levels,
+             "stops": [[0.0, [0, 0, 255]], [0.333, [0, 200, 0]], [0.667, [255, 230, 0]], [1.0, [255, 0, 0]]]}
+    lines = render.heat_map_lines(grid, color=True, unit="s dwell", scale=scale)
+    codes = [re.findall(r"\x1b\[48;5;(\d+)m", line) for line in lines[1:5]]
+    assert codes[0][0] == str(render.xterm_colour(1.0)) == "196"     # red
+    assert codes[2][0] == str(render.xterm_colour(0.0)) == "21"      # blue
+    assert codes[1][0] == str(render.xterm_colour(0.5, scale["stops"]))
+    assert render.xterm_colour(0.5) not in (21, 196)
+    assert visible(lines[-2]).startswith("Legend: 20 [") and visible(lines[-2]).endswith(
+        "] 2,000 s dwell in one cell, log scale")
 
 
 def test_colour_can_be_switched_off_and_colour_lines_still_fit():
@@ -54,7 +77,7 @@ def test_colour_can_be_switched_off_and_colour_lines_still_fit():
     assert not any("\x1b" in line for line in plain)
     assert any("\x1b[48;5;" in line for line in colour)
     assert all(len(visible(line)) <= 80 for line in colour)
-    assert all(line.endswith(render.RESET + "|") for line in colour[1:-2])  # colour never leaks
+    assert all(line.endswith(render.RESET + "|") for line in colour[1:-3])  # colour never leaks
 
 
 def test_time_table_shows_no_data_apart_from_zero_and_bars_scale_to_the_top_bucket():

@@ -49,7 +49,7 @@ def run(args) -> int:
         raise UserError(str(e)) from None
     try:
         report = build_report(store, args.channel, args.report_type, day, args.model)
-        snapshot = store.background(args.channel) if (args.png or args.export) else None
+        snapshot = store.background(args.channel) if (args.xlsx or args.png or args.export) else None
     except ReportError as e:
         raise UserError(str(e)) from None
     finally:
@@ -59,7 +59,7 @@ def run(args) -> int:
     written: list[Path] = []
     try:
         if args.xlsx:
-            written.append(export_xlsx(report, args.xlsx))
+            written.append(export_xlsx(report, args.xlsx, background))
         if args.png:
             written.append(export_png(report, args.png, background))
         if args.export:
