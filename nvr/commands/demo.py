@@ -1,12 +1,16 @@
 """`nvr demo`: a simulated day on the shipped sample channels, the daily reports, then the web page.
 
-This is what `make demo` runs. It boots the appliance on `data/demo.yaml`
-(web server on, its URL printed at boot) at full speed from midnight to
-midnight of yesterday's date (appliance clock), then exports a daily report
-(xlsx + png) for every analysed channel into `<out>/export`, the folder it
-names. Run from a terminal it then keeps the appliance up, the page served
-on the replayed statistics, until Ctrl-C; run without one (scripts, CI) it
-stops there.
+This is what `make demo` runs. It boots the appliance on the demo
+configuration (web server on, its URL printed at boot) at full speed from
+midnight to midnight of yesterday's date (appliance clock), then exports a
+daily report (xlsx + png) for every analysed channel into `<out>/export`
+and says where the reports and the statistics are. Run from a terminal it
+then keeps the appliance up, the page served on the replayed statistics,
+until Ctrl-C; run without one (scripts, CI) it stops there.
+
+The configuration and its sample channels are package data (`nvr/demo_data`,
+links to `data/demo.yaml` and `data/samples/substream` in the repository),
+so the demo runs from any install, editable or not.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from firmware.service import FrontEndError, ServiceError
 from nvr.cli import UserError
 from nvr.commands.run import front_ends
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "data" / "demo.yaml"
+# Not resolved: the links' own folder is where the configuration's relative sources are.
+DEMO_CONFIG = Path(__file__).parents[1] / "demo_data" / "demo.yaml"
 
 
 def add_parser(sub):
@@ -68,6 +73,9 @@ def run(args) -> int:
         if appliance.interrupted:
             return 130
         _export(appliance.service(), config, day, export)
+        print(f"its statistics are in {state}; another report, e.g.:")
+        print(f"  nvr report --state-dir {state} --channel 2 --type daily --date {day.isoformat()} --model people "
+              f"--export {export}", flush=True)
         web = next((f for f in appliance.front_ends if isinstance(f, WebFrontEnd)), None)
         if web is not None and sys.stdin.isatty() and sys.stdout.isatty():
             print(f"The replayed day is on the web page: {web.url} (activate the device with a password of "
