@@ -1,15 +1,19 @@
 """The appliance: boot, run and shut down, as ordered named steps.
 
 Boot:  state directory (device identity, admin account) -> statistics
-       store -> analytics kernels loaded (`vca.warmup`) -> channels (capture
-       inputs open, each one's source, codec, size and fps printed) -> frame
-       budgets -> front ends (the console, the web server: whatever the
-       command that boots the appliance hands it; each prints where to
+       store (and where exports go) -> analytics kernels loaded
+       (`vca.warmup`) -> channels (capture inputs open, each one's source,
+       codec, size and fps printed; a channel whose statistics already reach
+       past the clock's start is warned about and counts from where they end)
+       -> frame budgets -> front ends (the console, the web server: whatever
+       the command that boots the appliance hands it; each prints where to
        connect). Recordings are stepped in worker processes, one per core
        (`firmware.workers`), live cameras by a thread each.
 Run:   a status line per channel every status interval, and events (video
        loss, scene changes) to subscribers as they happen, until --duration
        of appliance time has passed, every channel has ended, or SIGINT/SIGTERM.
+       Frame budgets are shared again whenever the set of analysed channels
+       changes (a channel in video loss, or disabled, gets none).
 Stop:  the reverse: front ends -> channels (each drains its running hour) ->
        statistics store (final checkpoint, closed).
 
@@ -41,15 +45,17 @@ from firmware import clock
 from firmware.atomic import replace_file
 from firmware.auth import Accounts, DigestAnswer, LoginResult, PasswordError, strength_problem
 from firmware.budget import frame_budget_us
+from firmware.clock import weekday_minute
 from firmware.channel import Channel, load_kernels
 from firmware.channel_view import ChannelState, ChannelView
-from firmware.config import (Config, ConfigError, ConsoleConfig, HeatMapConfig, WebConfig, save_config,
+from firmware.config import (WEEKDAYS, Config, ConfigError, ConsoleConfig, HeatMapConfig, WebConfig, save_config,
                              validate_config)
 from firmware.events import Event, EventBus, EventKind
-from firmware.geometry import polygon_problem
+from firmware.geometry import check_areas, polygon_problem
 from firmware.procstat import process_cpu_seconds, rss_mb
-from firmware.service import (ApplianceService, ChannelStatus, DeviceInfo, NoSuchChannel, ReportFile, ServiceError,
-                              SystemStatus)
+from firmware.service import (ApplianceService, AreaCheck, ChannelStatus, DeviceInfo, ExportTarget, NoSuchChannel,
+                              ReportFile, ServiceError, SystemStatus)
+from vca.params import PARAMETER_KEYS
 from firmware.stats import MemoryStatistics, StatisticsSink
 from firmware.scheduler import available_cores
 from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
@@ -58,6 +64,7 @@ from hal.input import CaptureInput, CaptureState
 
 log = logging.getLogger("firmware.appliance")
 
+EXPORT_FOLDER = "export"  # under the state directory: where Export writes while no export device is set
 BOOT_WAIT = 3.0  # wall seconds boot waits for inputs to open before reporting them
 WORKER_START_TIMEOUT = 60.0  # wall seconds for worker processes to load the kernels (a first boot compiles)
 STOP_TIMEOUT = 10.0          # wall seconds channels get to drain their hour at shutdown
@@ -105,6 +112,8 @@ class Appliance:
         self._started_front_ends: list[FrontEnd] = []
         self._started = 0.0
         self._seen: dict[int, tuple[ChannelState, int]] = {}  # per channel: state, scene changes
+        self.count_from: dict[int, float] = {}  # channels whose clock starts inside their stored time
+        self._analysed: tuple[int, ...] | None = None  # channels sharing the frame budgets
         self.interrupted = False  # stopped by SIGINT/SIGTERM rather than by --duration
 
     # ------------------------------------------------------------------ boot
@@ -146,6 +155,30 @@ class Appliance:
         for ch in self.config.channels:
             self.store.set_channel_name(ch.id, ch.name)
         self._say(f"statistics store {self.store.path}")
+        target = self.export_target()
+        how = "appliance.export_device" if not target.default else \
+            "default; set appliance.export_device, or in the console Configuration > Export Device"
+        self._say(f"exports go to {target.path} ({how})")
+
+    def export_target(self) -> ExportTarget:
+        device = self.config.appliance.export_device
+        if device is not None:
+            return ExportTarget(Path(device), False)
+        return ExportTarget(self.options.state_dir.resolve() / EXPORT_FOLDER, True)
+
+    def _stored_time(self, ch) -> float | None:
+        """Where counting starts for a channel whose stored statistics reach past the clock's start."""
+        until = self.store.stored_until(ch.id)
+        if until is None or until <= self.options.start:
+            return None
+        # Refuse to count again rather than replace: stored statistics are never
+        # lost to a mistyped --start; this run counts from where they end.
+        self._say(f"warning: channel {ch.id} {ch.name!r}: statistics are stored up to {clock.format_clock(until)}, "
+                  f"after this run's start {clock.format_clock(self.options.start)}; "
+                  f"it counts from {clock.format_clock(until)} so no time is counted twice")
+        log.warning("channel %d: clock starts inside stored time; counting from %s", ch.id,
+                    clock.format_clock(until))
+        return until
 
     def _load_analytics(self) -> None:
         # For live channels, which run here; worker processes load their own,
@@ -170,11 +203,15 @@ class Appliance:
         specs = []
         for ch in self.config.channels:
             capture = self._capture_spec(ch, threads)
+            count_from = self._stored_time(ch)
+            if count_from is not None:
+                self.count_from[ch.id] = count_from
             if is_live(capture.source):
                 self.channels[ch.id] = Channel(ch, CaptureInput(ch.id, capture.open), sink, budget_us=budget,
-                                               checkpoint_interval=checkpoint, stop_at=stop_at)
+                                               checkpoint_interval=checkpoint, stop_at=stop_at,
+                                               count_from=count_from)
             else:
-                specs.append(ChannelSpec(ch, capture, budget, checkpoint, stop_at))
+                specs.append(ChannelSpec(ch, capture, budget, checkpoint, stop_at, count_from))
         if specs:
             self.pool = ProcessPool(specs, sink, processes=available_cores())
             self.channels.update(self.pool.channels)
@@ -207,13 +244,31 @@ class Appliance:
                            read_timeout=timeout, decoder_threads=decoder_threads)
 
     def _plan_budgets(self) -> None:
-        fps = [(c.capture.info.fps if c.capture.info else 25.0)
-               for c in self.channels.values() if c.config.heat_map.enabled]
-        budget = frame_budget_us(fps, self.config.appliance.analytics_share)
-        for c in self.channels.values():
-            c.budget.budget_us = budget
+        budget, fps = self._share_budgets()
         self._say(f"analysis budget {budget:.0f} us per frame per channel "
-                  f"({os.cpu_count()} cores, {sum(fps):g} analysed frames/s)")
+                  f"({os.cpu_count()} cores, {fps:g} analysed frames/s)")
+
+    def analysed(self, c) -> bool:
+        """Whether a channel takes a share of the frame budgets: heat map on and video present
+        (a channel in video loss or stopped has no frames to analyse)."""
+        return c.config.heat_map.enabled and c.capture.state not in (CaptureState.VIDEO_LOSS, CaptureState.STOPPED)
+
+    def _share_budgets(self) -> tuple[float, float]:
+        """Share the analysis time among the analysed channels; (budget us, their frames/s)."""
+        analysed = [c for c in self.channels.values() if self.analysed(c)]
+        fps = [(c.capture.info.fps if c.capture.info else 25.0) for c in analysed]
+        budget = frame_budget_us(fps, self.config.appliance.analytics_share)
+        self._analysed = tuple(c.config.id for c in analysed)
+        for c in analysed:
+            if c.budget.budget_us != budget:  # a worker's channel is told over its pipe
+                c.budget.budget_us = budget
+        return budget, sum(fps)
+
+    def _replan_budgets(self) -> None:
+        if tuple(cid for cid, c in self.channels.items() if self.analysed(c)) != self._analysed:
+            budget, fps = self._share_budgets()
+            log.info("analysis budget now %.0f us per frame for channel(s) %s (%g frames/s)", budget,
+                     ", ".join(map(str, self._analysed)) or "none", fps)
 
     def _start_front_ends(self) -> None:
         service = self.service()
@@ -235,6 +290,7 @@ class Appliance:
             self._announce_events()
             if self._finished(now):
                 break
+            self._replan_budgets()
             if now >= next_status:
                 for cid, c in self.channels.items():
                     c.counters.fps = (c.counters.frames - last_frames[cid]) / max(now - last_t, 1e-6)
@@ -279,10 +335,18 @@ class Appliance:
 
     def _status(self) -> None:
         for s in self.service().channels():
+            cost = f"cost {s.median_us:.0f}/{s.budget_us:.0f} us p99 {s.p99_us:.0f}" if s.budget_us else "cost -"
             self._say(
                 f"ch{s.id:02d} {s.state.label.upper():<10} {s.fps:6.1f} fps drops {s.drops} "
-                f"cost {s.median_us:.0f}/{s.budget_us:.0f} us p99 {s.p99_us:.0f} overruns {s.overruns} "
+                f"{cost} overruns {s.overruns} "
                 f"skipped {s.skipped} clock {clock.format_clock(self.channels[s.id].counters.wall or self.options.start)}")
+
+    def counting(self, c) -> bool:
+        """Whether a channel counts statistics right now (at its own clock)."""
+        hm = c.config.heat_map
+        wall = c.counters.wall or self.options.start
+        return (c.state == ChannelState.RUNNING and hm.enabled and wall >= self.count_from.get(c.config.id, wall)
+                and hm.armed(*weekday_minute(wall)))
 
     # ------------------------------------------------------------------ shutdown
 
@@ -328,6 +392,23 @@ class Appliance:
             self.stop_event.set()
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+
+
+def schedule_text(hm: HeatMapConfig) -> str:
+    """A heat-map schedule in a few words: "always", "08:00-21:00", "mon-fri 09:00-18:00, sat 10:00-16:00"."""
+    if not hm.schedule:
+        return "always"
+    parts = []
+    for w in hm.schedule:
+        span = f"{w.start_minute // 60:02d}:{w.start_minute % 60:02d}-{w.end_minute // 60:02d}:{w.end_minute % 60:02d}"
+        days = sorted(w.days)
+        if len(days) == 7:
+            parts.append(span)
+        elif days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+            parts.append(f"{WEEKDAYS[days[0]]}-{WEEKDAYS[days[-1]]} {span}")
+        else:
+            parts.append(f"{','.join(WEEKDAYS[d] for d in days)} {span}")
+    return ", ".join(parts)
 
 
 class _FanOut:
@@ -440,15 +521,21 @@ class LocalService:
             info = c.capture.info
             b = c.budget.stats()
             k = c.counters
+            hm = c.config.heat_map
+            # A channel not analysed has no budget, and its last costs are history, not status.
+            analysed = self._a.analysed(c)
             out.append(ChannelStatus(
-                id=cid, name=c.config.name, state=c.state, heat_map_enabled=c.config.heat_map.enabled,
+                id=cid, name=c.config.name, state=c.state, heat_map_enabled=hm.enabled,
                 source=c.config.source, codec=info.codec if info else "", width=info.width if info else 0,
                 height=info.height if info else 0, fps=k.fps, drops=c.capture.drops,
-                budget_us=b.budget_us, median_us=b.median_us, p99_us=b.p99_us, overruns=b.overruns,
+                budget_us=b.budget_us if analysed else 0.0, median_us=b.median_us if analysed else 0.0,
+                p99_us=b.p99_us if analysed else 0.0, overruns=b.overruns,
                 skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or "",
                 analysis_width=info.analysis_width if info else 0,
                 analysis_height=info.analysis_height if info else 0,
-                frames=k.frames, analysed=k.analysed, scene_changes=k.scene_changes))
+                frames=k.frames, analysed=k.analysed, scene_changes=k.scene_changes,
+                areas=len(hm.regions), parameters=tuple(getattr(hm, key) for key in PARAMETER_KEYS),
+                schedule=schedule_text(hm), counting=self._a.counting(c)))
         return out
 
     def _channel(self, channel_id: int) -> ChannelView:
@@ -464,9 +551,16 @@ class LocalService:
     def area_problem(self, points: list[tuple[float, float]]) -> str | None:
         return polygon_problem(points)
 
+    def check_areas(self, regions: list[list[tuple[float, float]]]) -> AreaCheck:
+        problem, warnings = check_areas(regions)
+        return AreaCheck(problem, tuple(warnings))
+
     def save_heat_map(self, channel_id: int, heat_map: HeatMapConfig) -> None:
         channel = self._channel(channel_id)
         a = self._a
+        problem, _ = check_areas(heat_map.regions)
+        if problem:
+            raise ServiceError(problem)
         with a._config_lock:
             new_channel = replace(a.config.channel(channel_id), heat_map=heat_map)
             new_config = a.config.with_channel(new_channel)
@@ -511,23 +605,58 @@ class LocalService:
     def export(self, channel_id: int, report_type: str, date: dt.date, model: str) -> list[Path]:
         from firmware.export import ExportError, export_report
 
-        device = self._a.config.appliance.export_device
-        if device is None:
-            raise ServiceError("no export device: set appliance.export_device to the USB drive's folder")
+        target = self._a.export_target()
         report = self._report(channel_id, report_type, date, model)
         try:
-            return export_report(report, device, self._background(channel_id))
+            if target.default:
+                try:
+                    target.path.mkdir(parents=True, exist_ok=True)  # created on first use
+                except OSError as e:
+                    raise ExportError(f"cannot create {target.path}: {e.strerror}") from None
+            return export_report(report, target.path, self._background(channel_id))
         except ExportError as e:
             raise ServiceError(str(e)) from None
+
+    def export_target(self) -> ExportTarget:
+        return self._a.export_target()
+
+    def set_export_device(self, path: str | None) -> ExportTarget:
+        from firmware.export import ExportError, check_directory
+
+        a = self._a
+        if path is not None:
+            path = path.strip()
+            if not os.path.isabs(path):
+                raise ServiceError(f"export device {path!r}: give the folder's full path, starting with /")
+            try:
+                check_directory(path)
+            except ExportError as e:
+                raise ServiceError(str(e)) from None
+            path = os.path.normpath(path)
+        with a._config_lock:
+            new_config = replace(a.config, appliance=replace(a.config.appliance, export_device=path))
+            try:
+                validate_config(new_config)
+                if new_config.path is not None:
+                    save_config(new_config, new_config.path)
+            except ConfigError as e:
+                raise ServiceError(str(e)) from None
+            except OSError as e:
+                raise ServiceError(f"cannot save {new_config.path}: {e.strerror}") from None
+            a.config = new_config
+        target = a.export_target()
+        log.info("export device set to %s", target.path)
+        return target
 
     def report_file(self, channel_id: int, report_type: str, date: dt.date, model: str,
                     kind: str) -> ReportFile:
         from firmware.export import default_name
-        from firmware.export_png import write_png
+        from firmware.export_png import workbook_picture, write_png
         from firmware.export_xlsx import write_xlsx
 
         writers: dict[str, tuple[str, Callable]] = {
-            "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx),
+            "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     lambda r, f: write_xlsx(r, f, workbook_picture(r, self._background(channel_id)))),
             "png": ("image/png", lambda r, f: write_png(r, self._background(channel_id), f)),
         }
         if kind not in writers:

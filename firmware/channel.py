@@ -13,8 +13,10 @@ Either way one thread at a time touches a channel's state. Each frame:
 2. pick up a configuration change (areas, parameters, enable) from the next frame;
 3. when the frame's appliance hour differs from the running hour, drain the
    analyser into the hour that closed (so statistics never straddle hours);
-4. if the heat map is enabled and armed at that time, and the frame budget
-   does not say skip, analyse it and meter the cost;
+4. if the heat map is enabled and armed at that time, the time is not already
+   in the store (`count_from`: a run whose clock starts inside stored time
+   counts from where the stored time ends, never twice), and the frame
+   budget does not say skip, analyse it and meter the cost;
 5. every checkpoint interval of wall time, drain the running hour into the store.
 
 Statistics are bucketed by the frame's appliance time (`Frame.wall`).
@@ -37,6 +39,7 @@ from hal import downscale
 from hal.frame import Frame, StreamInfo
 from hal.input import CaptureInput
 from vca.analyzer import ChannelAnalyzer
+from vca.mask import grow_mask
 from vca.warmup import warm_up
 
 log = logging.getLogger("firmware.channel")
@@ -48,6 +51,8 @@ ENDED = "ended"   # stopped or past the end of the run: call finish() once
 
 PREVIEW_INTERVAL = 0.5     # wall seconds between preview copies for the console
 BACKGROUND_INTERVAL = 600  # appliance seconds between background snapshots
+SNAPSHOT_DIFF = 12         # grey levels from the learned background that mark a person in a snapshot
+SNAPSHOT_MARGIN = 2        # analysis pixels around them also taken from the learned background
 
 
 def load_kernels() -> None:
@@ -62,7 +67,8 @@ class Channel:
     """One capture channel: its analysis state, and optionally its own thread."""
 
     def __init__(self, config: ChannelConfig, capture: CaptureInput, sink: StatisticsSink, *,
-                 budget_us: float, checkpoint_interval: float, stop_at: float | None):
+                 budget_us: float, checkpoint_interval: float, stop_at: float | None,
+                 count_from: float | None = None):
         self.config = config
         self.capture = capture
         self.sink = sink
@@ -70,6 +76,7 @@ class Channel:
         self.counters = ChannelCounters()
         self.checkpoint_interval = checkpoint_interval
         self.stop_at = stop_at
+        self.count_from = count_from  # appliance time from which statistics count (None: always)
         self._pending: ChannelConfig | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -203,7 +210,7 @@ class Channel:
             self._close_hour()
             self._hour = hour
         armed = self._armed(frame.wall)
-        if not armed and self.config.heat_map.schedule:
+        if not armed and (self.config.heat_map.schedule or self._before_count(frame.wall)):
             self._fast_forward(frame.wall)
         elif armed and self.budget.should_analyse():
             # CPU time of this thread, not wall time: with many channels a
@@ -215,7 +222,7 @@ class Channel:
             self.counters.analysed += 1
             self.counters.scene_changes += self._analyzer.scene_change
             if frame.wall - self._background_at >= BACKGROUND_INTERVAL and not self._analyzer.settling:
-                self.sink.save_background(self.config.id, frame.wall, self._analyzer.background)
+                self.sink.save_background(self.config.id, frame.wall, self._snapshot(frame.luma))
                 self._background_at = frame.wall
         self._update_preview(frame)
         now = time.monotonic()
@@ -239,13 +246,20 @@ class Channel:
 
     def _armed(self, wall: float) -> bool:
         hm = self.config.heat_map
-        return hm.enabled and (not hm.schedule or hm.armed(*weekday_minute(wall)))
+        return hm.enabled and not self._before_count(wall) and (not hm.schedule or hm.armed(*weekday_minute(wall)))
+
+    def _before_count(self, wall: float) -> bool:
+        return self.count_from is not None and wall < self.count_from
 
     def _fast_forward(self, wall: float) -> None:
-        """Outside the schedule nothing is analysed: at full speed, skip to the next window."""
-        day_start = wall - wall % 86400
-        weekday, minute = weekday_minute(wall)
-        nxt = self.config.heat_map.next_arming(day_start, weekday, minute)
+        """Outside the schedule, or in time already stored, nothing is analysed: at full
+        speed, skip to where counting starts."""
+        if self._before_count(wall):
+            nxt = self.count_from
+        else:
+            day_start = wall - wall % 86400
+            weekday, minute = weekday_minute(wall)
+            nxt = self.config.heat_map.next_arming(day_start, weekday, minute)
         if nxt is not None and nxt - wall > 1.0:
             self.capture.skip(nxt - wall)
 
@@ -292,6 +306,36 @@ class Channel:
             source_width=info.width, source_height=info.height,
             analysis_width=info.analysis_width, analysis_height=info.analysis_height,
         )
+
+    def _snapshot(self, luma: np.ndarray) -> np.ndarray:
+        """The people-free background for report pictures, at the full source size when the
+        capture has the full frame: that frame, with the pixels where the analysis frame
+        differs from the learned background (people, inside the areas the model watches)
+        replaced by the learned background, enlarged. Otherwise the learned background."""
+        a = self._analyzer
+        background = a.background
+        full = self.capture.full_luma()
+        if full is None:
+            return background.copy()
+        changed = (np.abs(luma.astype(np.int16) - background) > SNAPSHOT_DIFF) & (a.analysis_mask > 0)
+        if not changed.any():
+            return full
+        grown = np.zeros_like(a.analysis_mask)
+        grow_mask(changed.astype(np.uint8), SNAPSHOT_MARGIN, grown)
+        fh, fw = full.shape
+        h, w = background.shape
+        rows = np.minimum(np.arange(fh) * h // fh, h - 1)
+        cols = np.minimum(np.arange(fw) * w // fw, w - 1)
+        people = grown[rows][:, cols].astype(bool)
+        if (fh, fw) != (h, w):
+            from PIL import Image  # only here, every BACKGROUND_INTERVAL
+
+            # The integer-factor downscale drops the source's last rows and columns (hal.downscale).
+            enlarged = np.asarray(Image.fromarray(background).resize((fw, fh), Image.Resampling.BILINEAR))
+        else:
+            enlarged = background
+        full[people] = enlarged[people]
+        return full
 
     def _update_preview(self, frame: Frame) -> None:
         now = time.monotonic()

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from firmware.atomic import replace_file
-from firmware.geometry import polygon_problem
+from firmware.geometry import check_areas, polygon_problem
 from vca.limits import MAX_AREAS
 from vca.params import PARAMETER_DEFAULT, PARAMETER_KEYS, PARAMETER_RANGE, HeatMapParams
 
@@ -185,9 +185,13 @@ def parse_heat_map(doc: Any, where: str = "heat_map") -> HeatMapConfig:
     if len(regions) > MAX_AREAS:
         raise ConfigError(f"{m.key('regions')}: {len(regions)} areas, at most {MAX_AREAS} are allowed")
     grid_rows = m.get("grid_rows", None)
+    polygons = tuple(_polygon(r, f"{m.key('regions')}[{i}]") for i, r in enumerate(regions))
+    problem, _overlaps = check_areas(polygons)
+    if problem:
+        raise ConfigError(f"{m.key('regions')}: {problem}")
     return HeatMapConfig(
         enabled=m.boolean("enabled", False),
-        regions=tuple(_polygon(r, f"{m.key('regions')}[{i}]") for i, r in enumerate(regions)),
+        regions=polygons,
         **{k: m.integer(k, PARAMETER_DEFAULT, *PARAMETER_RANGE) for k in PARAMETER_KEYS},
         grid_columns=m.integer("grid_columns", 64, 4, 256),
         grid_rows=None if grid_rows is None else m.integer("grid_rows", None, 2, 256),

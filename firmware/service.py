@@ -48,8 +48,8 @@ class ChannelStatus:
     height: int
     fps: float                # measured input frame rate
     drops: int                # frames the capture dropped (consumer late)
-    budget_us: float          # analysis budget per captured frame
-    median_us: float          # analysis cost per analysed frame
+    budget_us: float          # analysis budget per captured frame (0: not analysed: disabled, video loss)
+    median_us: float          # analysis cost per analysed frame (0 while the channel is not analysed)
     p99_us: float
     overruns: int
     skipped: int              # frames not analysed because of budget degradation
@@ -60,6 +60,11 @@ class ChannelStatus:
     frames: int = 0           # frames received since boot
     analysed: int = 0         # frames analysed since boot
     scene_changes: int = 0    # scene changes declared since boot
+    areas: int = 0            # detection areas drawn
+    parameters: tuple[int, int, int, int] = (50, 50, 50, 50)  # sensitivity, update rate, scene change, min size
+    schedule: str = "always"  # when statistics count, e.g. "mon-sat 09:00-21:00"
+    counting: bool = False    # counting statistics right now: enabled, video present, armed at the channel's
+                              # clock and past any time already stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,22 @@ class ReportFile:
     filename: str
     content_type: str
     data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportTarget:
+    """Where Export writes: the configured export device, or the default folder."""
+
+    path: Path
+    default: bool             # True: <state-dir>/export, used while appliance.export_device is not set
+
+
+@dataclass(frozen=True, slots=True)
+class AreaCheck:
+    """The verdict on a channel's areas as drawn (`firmware.geometry.check_areas`)."""
+
+    problem: str | None       # why the areas are refused (an area would count nothing), or None
+    warnings: tuple[str, ...] = ()  # accepted, but worth saying (overlaps)
 
 
 class ServiceError(Exception):
@@ -174,6 +195,11 @@ class ApplianceService(Protocol):
         """Why an area (normalised points) is refused, or None when it is valid."""
         ...
 
+    def check_areas(self, regions: list[list[tuple[float, float]]]) -> AreaCheck:
+        """Whether a channel's areas (in order) can be saved: an area inside another is
+        refused, an overlap is warned about (see `firmware.geometry.check_areas`)."""
+        ...
+
     def save_heat_map(self, channel_id: int, heat_map: HeatMapConfig) -> None:
         """Validate, persist atomically and apply to the running channel from its next frame."""
         ...
@@ -186,7 +212,19 @@ class ApplianceService(Protocol):
         ...
 
     def export(self, channel_id: int, report_type: str, date: dt.date, model: str) -> list[Path]:
-        """Write the report's xlsx and png to the export device; the files written."""
+        """Write the report's xlsx and png to the export device (or, while none is set, to
+        <state-dir>/export, created on first use); the files written.
+        Raises ServiceError when the export device is not present or not writable."""
+        ...
+
+    def export_target(self) -> ExportTarget:
+        """Where Export writes now."""
+        ...
+
+    def set_export_device(self, path: str | None) -> ExportTarget:
+        """Set appliance.export_device (None: back to the default folder), saved atomically
+        in the configuration file. Raises ServiceError (not an absolute path, not a
+        writable directory) and leaves the setting as it was."""
         ...
 
     def report_file(self, channel_id: int, report_type: str, date: dt.date, model: str,

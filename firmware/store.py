@@ -221,6 +221,25 @@ class SqliteStatistics:
             ).fetchone()
         return None if lo is None else (lo, hi + HOUR)
 
+    def stored_until(self, channel: int) -> float | None:
+        """Where the channel's stored time ends, on the appliance clock, or None without any.
+
+        The start of its last hour with analysed time plus the seconds analysed in
+        that hour (summed over layouts). The statistics do not record the second a
+        run stopped; this is a lower bound of it (the analysed seconds of an hour
+        never exceed the time it ran), so a run continuing from where the last one
+        stopped is never taken for one going back.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT hour_start, SUM(analysed_seconds) FROM hours WHERE channel = ? AND hour_start ="
+                " (SELECT MAX(hour_start) FROM hours WHERE channel = ? AND analysed_seconds > 0)",
+                (channel, channel),
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return float(row[0]) + min(float(row[1]), float(HOUR))
+
     def rows(self, channel: int, start: int, end: int, unit: str) -> list[StoredRow]:
         """Rows of `unit` "hour" or "day" starting in [start, end), ordered by start."""
         with self._lock:

@@ -106,6 +106,7 @@ class ChannelSpec:
     budget_us: float
     checkpoint_interval: float
     stop_at: float | None = None
+    count_from: float | None = None  # appliance time from which statistics count (time before is stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +208,7 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
     for s in specs:
         channels[s.config.id] = Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink,
                                         budget_us=s.budget_us, checkpoint_interval=s.checkpoint_interval,
-                                        stop_at=s.stop_at)
+                                        stop_at=s.stop_at, count_from=s.count_from)
     pool = WorkerPool(list(channels.values()), workers=1)
     pool.start()
     settled = False

@@ -232,6 +232,12 @@ class PyAVCapture:
         self._index += 1
         return Frame(luma=luma, pts=pts, wall=self.clock_start + pts, index=self._index - 1)
 
+    def full_luma(self) -> np.ndarray | None:
+        """A copy of the last frame's luma at the full source size (None before the first
+        frame): for pictures, which want the source's detail rather than the analysis size."""
+        held = self._held
+        return None if held is None else np.array(luma_view(held))
+
     def due(self) -> float:
         """Monotonic time from which `read()` will not wait (0.0: now; paced recordings only wait).
 

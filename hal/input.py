@@ -170,6 +170,11 @@ class CaptureInput:
             return self.retry_at
         return cap.due()
 
+    def full_luma(self):
+        """The last frame's luma at full source size (a copy), None when the capture has none."""
+        full = getattr(self._cap, "full_luma", None)
+        return full() if full is not None else None
+
     def skip(self, seconds: float) -> float:
         """Fast-forward the open capture by up to `seconds` (see `PyAVCapture.skip`)."""
         return 0.0 if self._cap is None else self._cap.skip(seconds)

@@ -172,12 +172,23 @@ def _pick_area(console: Console, d: Draft, verb: str) -> int | None:
         console.say(f"Refused: choose an area from 1 to {n}.")
 
 
+def _fits_with_others(console: Console, regions) -> bool:
+    """Ask the firmware about the areas together: an area inside another is refused, an overlap warned about."""
+    check = console.service.check_areas([list(r) for r in regions])
+    if check.problem:
+        console.say(f"Area refused: {check.problem}.")
+        return False
+    for warning in check.warnings:
+        console.say(f"Warning: {warning}.")
+    return True
+
+
 def _add(console: Console, d: Draft) -> None:
     if len(d.edit.regions) >= MAX_AREAS:
         console.say(f"Refused: at most {MAX_AREAS} areas; delete one first.")
         return
     area = _draw(console)
-    if area is not None:
+    if area is not None and _fits_with_others(console, d.edit.regions + (area,)):
         d.set(regions=d.edit.regions + (area,))
         console.say(f"Area {len(d.edit.regions)} added (not saved yet).")
         _show_preview(console, d)
@@ -185,7 +196,8 @@ def _add(console: Console, d: Draft) -> None:
 
 def _delete(console: Console, d: Draft) -> None:
     k = _pick_area(console, d, "Delete")
-    if k is not None:
+    # Renumbering can put an area behind a lower-numbered one that covers it.
+    if k is not None and _fits_with_others(console, d.edit.regions[:k] + d.edit.regions[k + 1:]):
         d.set(regions=d.edit.regions[:k] + d.edit.regions[k + 1:])
         console.say(f"Area {k + 1} deleted (not saved yet).")
         _show_preview(console, d)
@@ -196,8 +208,9 @@ def _redraw(console: Console, d: Draft) -> None:
     if k is None:
         return
     area = _draw(console)
-    if area is not None:
-        d.set(regions=d.edit.regions[:k] + (area,) + d.edit.regions[k + 1:])
+    regions = d.edit.regions[:k] + (area,) + d.edit.regions[k + 1:]
+    if area is not None and _fits_with_others(console, regions):
+        d.set(regions=regions)
         console.say(f"Area {k + 1} redrawn (not saved yet).")
         _show_preview(console, d)
 
@@ -217,3 +230,22 @@ AREA_MENU = Menu(
 def area_settings(console: Console, d: Draft) -> None:
     _show_preview(console, d)
     console.run_menu(AREA_MENU, d)
+
+
+# --------------------------------------------------------------------------- export device
+
+
+def export_device(console: Console, _state=None) -> None:
+    """Configuration > Export Device: where Export writes (the USB drive's folder)."""
+    target = console.service.export_target()
+    where = "the default: <state-dir>/export" if target.default else "appliance.export_device"
+    console.say(f"Reports are exported to {target.path} ({where}).")
+    answer = console.ask("Export device folder, full path (empty: keep; default: reset)> ").strip()
+    if not answer:
+        return
+    try:
+        target = console.service.set_export_device(None if answer.lower() == "default" else answer)
+    except ServiceError as e:
+        console.say(f"Not saved: {e}.")
+        return
+    console.say(f"Saved. Reports are exported to {target.path}.")

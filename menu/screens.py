@@ -6,7 +6,7 @@ procedures live in `config_screens` and `search_screens`.
 from __future__ import annotations
 
 from menu import render
-from menu.config_screens import heat_map_configuration
+from menu.config_screens import export_device, heat_map_configuration
 from menu.forms import Console, Item, Menu
 from menu.search_screens import heat_map_search
 
@@ -33,6 +33,7 @@ CONFIGURATION_MENU = Menu(
     items=(
         Item("Heat Map Configuration", heat_map_configuration),
         Item("Console Colour (on/off)", _toggle_color),
+        Item("Export Device", export_device),
     ),
 )
 
