@@ -19,9 +19,10 @@ import numpy as np
 from firmware.auth import Accounts, DigestAnswer, LoginResult, PasswordError, strength_problem
 from firmware.config import ConfigError, ConsoleConfig, HeatMapConfig, WebConfig, parse_config, validate_config
 from firmware.events import Event, EventBus
-from firmware.geometry import polygon_problem
-from firmware.service import (ChannelState, ChannelStatus, DeviceInfo, NoSuchChannel, ReportFile, ServiceError,
-                              SystemStatus)
+from firmware.export import ExportError, check_directory
+from firmware.geometry import check_areas, polygon_problem
+from firmware.service import (AreaCheck, ChannelState, ChannelStatus, DeviceInfo, ExportTarget, NoSuchChannel,
+                              ReportFile, ServiceError, SystemStatus)
 
 
 class MemoryService:
@@ -31,6 +32,8 @@ class MemoryService:
         self.config = parse_config({"channels": [{"id": cid, "name": name, "source": "memory"}
                                                  for cid, name in channels.items()]})
         self.accounts = Accounts(state_dir)
+        self.state_dir = state_dir
+        self.export_device: str | None = None
         self.console = console
         self.events = EventBus()
         self.reports: dict[tuple[int, str, dt.date, str], dict[str, Any]] = {}
@@ -106,6 +109,10 @@ class MemoryService:
     def area_problem(self, points: list[tuple[float, float]]) -> str | None:
         return polygon_problem(points)
 
+    def check_areas(self, regions) -> AreaCheck:
+        problem, warnings = check_areas(regions)
+        return AreaCheck(problem, tuple(warnings))
+
     def save_heat_map(self, channel_id: int, heat_map: HeatMapConfig) -> None:
         new = self.config.with_channel(dataclasses.replace(self._channel(channel_id), heat_map=heat_map))
         try:
@@ -127,6 +134,22 @@ class MemoryService:
     def export(self, channel_id: int, report_type: str, date: dt.date, model: str) -> list[Path]:
         self.count(channel_id, report_type, date, model)
         raise ServiceError("no export device in memory")
+
+    def export_target(self) -> ExportTarget:
+        if self.export_device is None:
+            return ExportTarget(self.state_dir.resolve() / "export", True)
+        return ExportTarget(Path(self.export_device), False)
+
+    def set_export_device(self, path: str | None) -> ExportTarget:
+        if path is not None:
+            if not Path(path).is_absolute():
+                raise ServiceError(f"export device {path!r}: give the folder's full path, starting with /")
+            try:
+                check_directory(path)
+            except ExportError as e:
+                raise ServiceError(str(e)) from None
+        self.export_device = path
+        return self.export_target()
 
     def report_file(self, channel_id: int, report_type: str, date: dt.date, model: str, kind: str) -> ReportFile:
         self.count(channel_id, report_type, date, model)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from clips import make_clip
+from tests.clips import make_clip
 from firmware.appliance import Appliance, RunOptions
 from firmware.clock import parse_start
 from firmware.config import load_config

@@ -52,8 +52,8 @@ def appliance(tmp_path_factory):
     state = tmp / "state"
     PasswordStore(state).set(PASSWORD)
     out = io.StringIO()
-    a = Appliance(load_config(tmp / "nvr.yaml"), RunOptions(state_dir=state, start=parse_start("2026-11-24T08:00"),
-                                                            console="none"), out=out)
+    a = Appliance(load_config(tmp / "nvr.yaml"), RunOptions(state_dir=state, start=parse_start("2026-11-24T08:00")),
+                  out=out)
     a.boot()
     yield a, tmp, out
     a.shutdown()

@@ -73,6 +73,27 @@ def test_areas_are_judged_by_one_rule(service):
     assert "at least 3" in service.area_problem([(0.1, 0.1), (0.2, 0.2)])
 
 
+def test_areas_together_by_one_rule(service):
+    inside = ((0.3, 0.3), (0.5, 0.3), (0.4, 0.5))
+    big = ((0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9))
+    assert service.check_areas([list(big), list(inside)]).problem.startswith("area 2 lies inside area 1")
+    check = service.check_areas([list(inside), list(big)])
+    assert check.problem is None and check.warnings[0].startswith("area 2 overlaps area 1")
+    hm = service.heat_map(1)
+    with pytest.raises(ServiceError, match="would count nothing"):
+        service.save_heat_map(1, dataclasses.replace(hm, regions=(big, inside)))
+    assert service.heat_map(1) == hm
+
+
+def test_export_target_defaults_and_refuses_what_is_no_folder(service, tmp_path):
+    start = service.export_target()
+    for bad, why in (("usb", "full path"), (str(tmp_path / "absent"), "not present")):
+        with pytest.raises(ServiceError, match=why):
+            service.set_export_device(bad)
+        assert service.export_target() == start
+    assert start.default and start.path.name == "export"
+
+
 def test_accounts(service):
     assert service.password_problem("short") and service.password_problem(PASSWORD) is None
     if not service.activated():
