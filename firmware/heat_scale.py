@@ -88,17 +88,19 @@ class HeatScale:
     def levels(self, values: Any) -> np.ndarray:
         """float64 levels in 0..1 of `values` (any shape); NaN where the value is 0 or less."""
         v = np.asarray(values, np.float64)
-        out = np.full(v.shape, np.nan)
         pos = v > 0
         if self.empty or not pos.any():
-            return out
+            return np.full(v.shape, np.nan)
         if self.high <= self.low:
-            out[pos] = 1.0
+            out = np.ones(v.shape)
         elif self.kind == "log":
-            out[pos] = np.log(np.maximum(v[pos], self.low) / self.low) / math.log(self.high / self.low)
+            # Whole-array passes (a full-HD picture has 2 million values): below `low` is level 0.
+            out = np.log(np.maximum(v, self.low) * (1.0 / self.low), out=np.empty(v.shape))
+            out *= 1.0 / math.log(self.high / self.low)
         else:
-            out[pos] = v[pos] / self.high
+            out = np.multiply(v, 1.0 / self.high, out=np.empty(v.shape))
         np.clip(out, 0.0, 1.0, out=out)
+        out[~pos] = np.nan
         return out
 
     def value_at(self, level: float) -> float:
