@@ -169,13 +169,14 @@ def _summary(ws, r: Report, picture: bytes | None) -> None:
         b.alignment, b.border = wrap, _TABLE_BORDER
         if fmt:
             b.number_format = fmt
-    widths = {"A": 30, "B": 44}
+    widths = {"A": 36, "B": 44}
     for col, width in widths.items():
         ws.column_dimensions[col].width = width
     ws.column_dimensions["C"].width = 2
     # Wrapped cells do not grow their rows in every reader: set the heights.
     for n, (label, value, fmt) in enumerate(rows, start=head + 1):
-        lines = max(_lines(label, widths["A"] * 1.12), 1 if fmt else _lines(str(value or ""), widths["B"] * 1.25))
+        # Bold labels run about a width unit a character; values fit a quarter more.
+        lines = max(_lines(label, widths["A"] - 1), 1 if fmt else _lines(str(value or ""), widths["B"] * 1.25))
         if lines > 1:
             ws.row_dimensions[n].height = LINE_HEIGHT_PT * lines
     ws.freeze_panes = ws.cell(head + 1, 1)
