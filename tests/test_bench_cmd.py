@@ -122,7 +122,6 @@ def test_bad_arguments_are_one_line_exit_2(args, says, sequence_dir, tmp_path):
 
 
 def test_throughput_json(sequence_dir):
-    pytest.importorskip("hal.input", reason="hal.input.CaptureInput is not in the tree yet")
     p = nvr("throughput", "--source", str(sequence_dir / "input.mp4"), "--channels", "2", "--seconds", "2",
             "--json")
     assert p.returncode == 0, p.stderr
@@ -133,9 +132,15 @@ def test_throughput_json(sequence_dir):
         assert r[k] > 0, (k, r)
     # The real-time run is paced like live cameras: never faster than 2 x 25 fps.
     assert 0 < r["realtime_fps"] <= 2 * 25 * 1.1, r
-    assert r["overruns"] >= 0 and r["drops"] >= 0
+    assert isinstance(r["overruns"], int) and r["overruns"] <= r["analysed"], r
+    # A capture cannot drop more frames than its source delivers (2 channels x 25 fps).
+    assert isinstance(r["drops"], int) and r["drops"] <= 2 * 25 * r["seconds"] * 1.5, r
     # The machine's own overrun floor, timed at the real-time run's load and budget.
     f = r["machine_floor"]
     assert f["chunks"] > 0 and 0 <= f["over_budget"] <= f["chunks"], f
-    assert f["median_us"] == pytest.approx(r["median_us"], rel=0.5), (f, r["median_us"])
+    # Calibrated to cost what a frame costs: on a shared 2-core machine both figures
+    # move with the load, so the bound is generous (tests/test_bench_machine.py checks
+    # the calibration itself); the figures are printed for the record.
+    print(f"floor median {f['median_us']:.0f} us, frame median {r['median_us']:.0f} us")
+    assert r["median_us"] / 4 <= f["median_us"] <= r["median_us"] * 4, (f, r["median_us"])
     assert f["expected_overruns"] == pytest.approx(f["rate"] * r["analysed"], abs=0.01)
