@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,archive]'
 	touch $(STAMP)
 
 # Boots the appliance on the shipped sample channels, replays a simulated day
@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q --benchmark-disable
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,archive,bench]'
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,min,max,rounds
 
 clean:

@@ -42,6 +42,7 @@ from typing import Callable, Protocol, Sequence, TextIO
 import numpy as np
 
 from firmware import clock
+from firmware.applock import ApplianceLock, claim
 from firmware.atomic import replace_file
 from firmware.auth import Accounts, DigestAnswer, LoginResult, PasswordError, strength_problem
 from firmware.budget import frame_budget_us
@@ -108,6 +109,7 @@ class Appliance:
         self.stop_event = threading.Event()
         self.totals = MemoryStatistics()
         self.store: StatisticsSink | None = None
+        self._claim: ApplianceLock | None = None
         self._config_lock = threading.Lock()
         self._started_front_ends: list[FrontEnd] = []
         self._started = 0.0
@@ -151,6 +153,8 @@ class Appliance:
     def _open_store(self) -> None:
         from firmware.store import SqliteStatistics  # the reports issue's store
 
+        # Held until shutdown: tells archive re-analysis which hours are being written here.
+        self._claim = claim(self.options.state_dir, [ch.id for ch in self.config.channels], self.options.start)
         self.store = SqliteStatistics(self.options.state_dir)
         for ch in self.config.channels:
             self.store.set_channel_name(ch.id, ch.name)
@@ -367,6 +371,8 @@ class Appliance:
             c.capture.close()
         if self.store is not None:
             self.store.close()
+        if self._claim is not None:
+            self._claim.release()
         for cid, c in self.channels.items():
             t = self.totals.totals.get(cid)
             if t:

@@ -20,6 +20,11 @@ Either way one thread at a time touches a channel's state. Each frame:
 5. every checkpoint interval of wall time, drain the running hour into the store.
 
 Statistics are bucketed by the frame's appliance time (`Frame.wall`).
+
+WARM-UP. A channel given `warm_until` (archive re-analysis, `firmware.reanalyze`)
+analyses the frames before that time whenever the heat map is enabled,
+schedule or not, so the background model and the tracks are learned, and
+drops what they counted: statistics count from `warm_until` on.
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ FRAME = "frame"   # took a frame (analysed or not)
 IDLE = "idle"     # no frame: VIDEO LOSS, the next reopen not yet due (non-blocking only)
 ENDED = "ended"   # stopped or past the end of the run: call finish() once
 
+WARM_UP = -1               # the running "hour" of frames before warm_until: never recorded
 PREVIEW_INTERVAL = 0.5     # wall seconds between preview copies for the console
 BACKGROUND_INTERVAL = 600  # appliance seconds between background snapshots
 SNAPSHOT_DIFF = 12         # grey levels from the learned background that mark a person in a snapshot
@@ -68,7 +74,7 @@ class Channel:
 
     def __init__(self, config: ChannelConfig, capture: CaptureInput, sink: StatisticsSink, *,
                  budget_us: float, checkpoint_interval: float, stop_at: float | None,
-                 count_from: float | None = None):
+                 count_from: float | None = None, warm_until: float | None = None):
         self.config = config
         self.capture = capture
         self.sink = sink
@@ -77,6 +83,7 @@ class Channel:
         self.checkpoint_interval = checkpoint_interval
         self.stop_at = stop_at
         self.count_from = count_from  # appliance time from which statistics count (None: always)
+        self.warm_until = warm_until  # see WARM-UP
         self._pending: ChannelConfig | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -206,6 +213,8 @@ class Channel:
         if self._analyzer is None or self._analyzer_size_changed(frame):
             self._new_analyzer(self.capture.info)
         hour = hour_start(frame.wall)
+        if self.warm_until is not None and frame.wall < self.warm_until:
+            hour = WARM_UP
         if hour != self._hour:
             self._close_hour()
             self._hour = hour
@@ -246,6 +255,8 @@ class Channel:
 
     def _armed(self, wall: float) -> bool:
         hm = self.config.heat_map
+        if self.warm_until is not None and wall < self.warm_until:
+            return hm.enabled  # the warm-up learns, whatever the schedule
         return hm.enabled and not self._before_count(wall) and (not hm.schedule or hm.armed(*weekday_minute(wall)))
 
     def _before_count(self, wall: float) -> bool:
@@ -353,6 +364,8 @@ class Channel:
         if self._analyzer is None or self._hour is None:
             return
         g = self._analyzer.drain()
+        if self._hour == WARM_UP:
+            return  # learned from, not counted
         if g.analysed_seconds <= 0 and g.visits_total == 0 and g.scene_changes == 0:
             return
         self.sink.record(HourRecord(

@@ -148,13 +148,19 @@ class SqliteStatistics:
         """Add one increment to its (channel, hour, layout) row and rebuild that day, atomically."""
         self.import_hours([rec])
 
-    def import_hours(self, records: list[HourRecord]) -> None:
-        """Add many increments in one transaction (bulk loads, tests); each day rebuilt once."""
+    def import_hours(self, records: list[HourRecord], *, replacing: list[tuple[int, int]] = ()) -> None:
+        """Add many increments in one transaction (bulk loads, tests); each day rebuilt once.
+
+        replacing: (channel, hour_start) pairs whose stored rows, every layout's,
+        are dropped first in the same transaction (`replace_hour`)."""
         prepared = [self._prepare(r) for r in records]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 days = set()
+                for channel, hour in replacing:
+                    self._conn.execute("DELETE FROM hours WHERE channel = ? AND hour_start = ?", (channel, hour))
+                    days.add((channel, hour - hour % DAY))
                 for rec, grids in prepared:
                     self._add_hour(rec, grids)
                     days.add((rec.channel, rec.hour_start - rec.hour_start % DAY))
@@ -166,6 +172,18 @@ class SqliteStatistics:
                 # A rolled-back layout insert would leave a stale id in the cache.
                 self._layout_ids.clear()
                 raise
+
+    def replace_hour(self, channel: int, hour_start: int, records: list[HourRecord]) -> None:
+        """Make `records` all that is stored for the channel in that hour, in one
+        transaction: the rows it had (under any layout) go, the records are added
+        in order as `record` adds them, the day is rolled up again. No records
+        leave the hour without data. Archive re-analysis writes hours this way,
+        so a re-run, or a run resumed after a kill, never adds to an hour twice."""
+        if hour_start % HOUR:
+            raise ValueError(f"hour_start {hour_start} is not on an hour boundary")
+        if any((r.channel, r.hour_start) != (channel, hour_start) for r in records):
+            raise ValueError(f"records for another channel or hour than channel {channel} at {hour_start}")
+        self.import_hours(records, replacing=[(channel, hour_start)])
 
     def save_background(self, channel: int, wall: float, image: np.ndarray) -> None:
         """Keep `image` (uint8 H×W luma) as the channel's latest background snapshot."""

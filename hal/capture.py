@@ -193,6 +193,7 @@ class PyAVCapture:
         self._period = 0.0                    # a loop's length in seconds, once one has wrapped
         self._last_pts: float | None = None   # last decoded pts (output seconds)
         self._pending_error: CaptureError | None = None  # raised on the read after the frame we hold
+        self._pushed_back = None              # (av frame, pts) that `seek` decoded, delivered next
         self._t0: float | None = None         # monotonic time of pts 0 (realtime)
         self._held = None                     # the av frame whose plane is handed out
         return StreamInfo(source=self.source, codec=cc.name, width=width, height=height, fps=fps,
@@ -265,6 +266,37 @@ class PyAVCapture:
         self._offset += loops * period
         return loops * period
 
+    def seek(self, seconds: float) -> None:
+        """Position a recording so that the next `read()` returns its first frame at
+        or after `seconds` of stream time (counted as `read()` counts it: from the
+        first frame). Before the first `read()`, files only.
+
+        FFmpeg seeks to the key frame at or before the target and the frames from
+        there to the target are decoded and dropped, so what follows is exactly
+        what a reader from the start would get. A container that cannot seek is
+        decoded from the start instead. For replaying an archive from an hour
+        within a long recording (`hal.playback`)."""
+        if self._container is None or self.live or self._index or self._last_pts is not None:
+            raise RuntimeError("seek() needs an open recording that has not been read yet")
+        if seconds <= 0:
+            return
+        avf, pts = self._decode()  # the first frame fixes where stream time 0 is
+        target = seconds - 1e-6    # pts are sums of floats
+        if pts < target:
+            stream, tb = self._stream, self._stream.time_base
+            try:
+                self._container.seek(int((self._first_t + seconds) / tb), stream=stream, backward=True)
+            except Exception:  # not seekable: decode our way there
+                pass
+            else:
+                self._raw.close()
+                stream.codec_context.flush_buffers()
+                self._raw = self._raw_frames(self._container, stream)
+                self._last_pts = None  # the next frame's pts is not a discontinuity
+            while pts < target:
+                avf, pts = self._decode()
+        self._pushed_back = (avf, pts)
+
     def _pace(self, avf, pts):
         """The ring: drop frames the consumer is `ring` intervals late for, then wait until due."""
         now = time.monotonic()
@@ -298,6 +330,9 @@ class PyAVCapture:
 
     def _decode(self):
         """Next decoded av frame and its continuous pts, with failures mapped."""
+        if self._pushed_back is not None:
+            frame, self._pushed_back = self._pushed_back, None
+            return frame
         if self._pending_error is not None:
             raise self._pending_error
         try:

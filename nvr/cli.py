@@ -10,7 +10,7 @@ import logging
 import sys
 
 # Subcommand modules; each has `add_parser(subparsers)` and `run(args) -> int`.
-COMMANDS = ("run", "report", "bench", "passwd", "demo")
+COMMANDS = ("run", "report", "bench", "passwd", "demo", "reanalyze")
 
 
 class UserError(Exception):
