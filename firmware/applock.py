@@ -45,7 +45,7 @@ class Claim:
 
     def describe(self) -> str:
         return (f"a running appliance (pid {self.pid}) writes the statistics of channel(s) "
-                f"{', '.join(map(str, self.channels or ())) or 'all'} from {format_clock(hour_start(self.since))} on")
+                f"{', '.join(map(str, self.channels or ())) or 'all'} from {format_clock(hour_start(self.since))[:16]} on")
 
 
 class ApplianceLock:

@@ -169,6 +169,8 @@ class DaskEngine:
             raise EngineError("Dask is not installed: pip install 'nvr-heatmap[archive]', "
                               "or run on this box with --engine processes") from None
         t0 = time.perf_counter()
+        # Dask's own progress chatter (INFO) would bury the command's lines.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
         self._cluster = None
         self._futures: list = []
         if scheduler is not None:
@@ -205,7 +207,7 @@ class DaskEngine:
         futures = self._client.map(fn, items, key=[key(i) for i in items], pure=False)
         self._futures = futures
         by_key = {f.key: item for f, item in zip(futures, items)}
-        for fut in dask_completed(futures):
+        for fut in dask_completed(futures, loop=self._client.loop):
             item = by_key.pop(fut.key)
             if fut.status == "finished":
                 try:

@@ -322,9 +322,9 @@ def refused_hours(state_dir: str | os.PathLike, hours: list[HourPlan]) -> str | 
     if not clash:
         return None
     first = min(clash, key=lambda hp: hp.hour_start)
-    return (f"{claim.describe()}: re-analysing channel {first.channel} at {format_clock(first.hour_start)} "
-            f"({len(clash)} such hour(s)) is refused; stop it, or end the range with --to "
-            f"{format_clock(first.hour_start).replace(' ', 'T')}")
+    when = format_clock(first.hour_start)[:16]
+    return (f"{claim.describe()}: re-analysing channel {first.channel} at {when} ({len(clash)} such hour(s)) "
+            f"is refused; stop it, or end the range with --to {when.replace(' ', 'T')}")
 
 
 def reanalyze(hours: list[HourPlan], store, journal: Journal, engine, *, state_dir: str | os.PathLike,
