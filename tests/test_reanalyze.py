@@ -304,3 +304,62 @@ def test_per_hour_counts_match_the_live_appliance(reference, config, tmp_path):
         assert abs(y.visits_total - x.visits_total) <= max(1, 0.02 * x.visits_total)
         assert y.dwell_total == pytest.approx(x.dwell_total, rel=0.01)
         assert y.analysed_seconds == pytest.approx(x.analysed_seconds, abs=0.5)
+
+
+# --------------------------------------------------------------------------- a walker across a task boundary
+
+
+def _make_samples():
+    spec = importlib.util.spec_from_file_location("make_samples", REPO / "data" / "make_samples.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["make_samples"] = mod  # dataclasses look their module up here
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def boundary_walker(tmp_path_factory):
+    """The corridor with one walker, in the area from ~4.5 s to ~13.5 s of a 20 s clip, recorded
+    from 08:00:51 so that the task boundary at 08:01:00 falls 9 s in, mid-walk."""
+    ms = _make_samples()
+    import dataclasses
+
+    base = ms.SCENES["corridor"]
+    scene = dataclasses.replace(base, name="boundary", seconds=20.0, walkers=(
+        ms.Walker(1, 4.0, 68, ms._looks(115)["dark"], ms._across(250), (32, 86), 1),))
+    root = tmp_path_factory.mktemp("boundary")
+    ms.encode_substream(scene, root / "ch01" / "2026-11-16T08-00-51.mp4")
+    truth = ms.build_truth(scene)
+    return root, truth, [tuple(p) for p in base.region]
+
+
+def test_a_walker_crossing_a_task_boundary_is_counted_once(boundary_walker):
+    from firmware.archive import load_archive
+    from firmware.config import parse_config
+    from firmware.reanalyze import Task, plan, run_task
+    from tests.truth import footprint, inside
+
+    root, truth, region = boundary_walker
+    boxes = {b[0]: b for b in truth["targets"][0]["boxes"]}
+    fx, fy = footprint(boxes[9 * 25])
+    assert inside((fx + 0.5) / 640, (fy + 0.5) / 360, region)  # mid-walk at the boundary
+    cfg = parse_config({"channels": [{"id": 1, "source": "x.mp4", "heat_map": {
+        "enabled": True, "regions": [[list(p) for p in region]]}}]}).channels[0]
+    a = load_archive(root)
+    start = to_clock(T0)
+
+    def counts(result):
+        return sum(r.visits_total for r in result.records), sum(r.dwell_total for r in result.records)
+
+    whole = counts(run_task(Task(cfg, a.segments(1, start, start + 120), start, start + 120)))
+    assert whole[0] == 1 and whole[1] > 5
+    for warm_up in (120.0, 5.0):
+        (hour,) = plan({1: cfg}, a, [1], start, start + 3600, span=60, warm_up=warm_up)
+        first, second = (counts(run_task(t)) for t in hour.tasks)
+        assert [t.count_from - start for t in hour.tasks] == [0, 60]
+        assert (first[0], second[0]) == (1, 0)          # the visit belongs to the task it entered in
+        assert first[1] > 1 and second[1] > 1             # the dwell is shared at the boundary...
+        assert first[1] + second[1] == pytest.approx(whole[1], rel=1e-3)  # ...and adds up
+    # without a warm-up the second task meets the walker as a newcomer: counted twice
+    (hour,) = plan({1: cfg}, a, [1], start, start + 3600, span=60, warm_up=0)
+    assert counts(run_task(hour.tasks[1]))[0] == 1
