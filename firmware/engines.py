@@ -146,7 +146,14 @@ class ProcessEngine:
                         yield todo.pop(k), None, WorkerLost(f"its worker process died {breaks} times")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop at once: what a worker is in the middle of is lost (an interrupted run is
+        resumed by running it again), so Ctrl-C does not wait for the tasks running."""
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.join(5)
 
 
 def _init_worker(initializer) -> None:
@@ -169,8 +176,9 @@ class DaskEngine:
             raise EngineError("Dask is not installed: pip install 'nvr-heatmap[archive]', "
                               "or run on this box with --engine processes") from None
         t0 = time.perf_counter()
-        # Dask's own progress chatter (INFO) would bury the command's lines.
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+        # Dask's own chatter would bury the command's lines; what matters to the user
+        # (a task that failed, a worker lost for good) comes back as a task's error.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
         self._cluster = None
         self._futures: list = []
         if scheduler is not None:
@@ -191,9 +199,10 @@ class DaskEngine:
             # Loopback only, no dashboard: nothing of this box is served to the network.
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address=None,
-                                         silence_logs=logging.WARNING)
+                                         silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)
             self._client.wait_for_workers(workers, timeout=WORKER_TIMEOUT)
+            self._client.register_plugin(_leave_ctrl_c_to_the_driver()(), name="nvr-sigint")
             self.workers = workers
             self.description = f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}"
         self.startup_seconds = time.perf_counter() - t0
@@ -229,6 +238,21 @@ class DaskEngine:
         finally:
             if self._cluster is not None:
                 self._cluster.close()
+
+
+def _leave_ctrl_c_to_the_driver():
+    """A WorkerPlugin for our own LocalCluster: a terminal's Ctrl-C reaches the whole process
+    group; the driver stops the cluster in order, so its workers must not die of it first
+    (each would print a traceback). Also applies to a worker the nanny restarts."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class LeaveCtrlCToTheDriver(WorkerPlugin):
+        def setup(self, worker) -> None:
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return LeaveCtrlCToTheDriver
 
 
 def _one_line(e: BaseException) -> str:
