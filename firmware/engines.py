@@ -60,10 +60,9 @@ def start_engine(kind: str, workers: int, scheduler: str | None = None,
                  initializer: Callable[[], None] | None = None) -> Engine:
     """The engine `kind` ("dask", "processes", "inline") with `workers` workers
     (a cluster given by `scheduler` brings its own). `initializer` runs once in
-    each worker process of the process pool (Dask and inline callers do it in
-    the task function)."""
+    worker process before its first task (inline: the task function does it)."""
     if kind == "dask":
-        return DaskEngine(workers, scheduler)
+        return DaskEngine(workers, scheduler, initializer)
     if scheduler is not None:
         raise EngineError(f"--scheduler needs the dask engine, not {kind}")
     if kind == "processes":
@@ -169,7 +168,8 @@ def _ready(_: int) -> bool:
 
 
 class DaskEngine:
-    def __init__(self, workers: int | None, scheduler: str | None = None):
+    def __init__(self, workers: int | None, scheduler: str | None = None,
+                 initializer: Callable[[], None] | None = None):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -191,6 +191,8 @@ class DaskEngine:
             except TimeoutError:
                 self._client.close()
                 raise EngineError(f"--scheduler {scheduler}: no worker joined within {WORKER_TIMEOUT:g} s") from None
+            if initializer is not None:
+                self._client.run(initializer)  # later workers run it with their first task
             self.workers = sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values())
             self.description = f"Dask cluster at {scheduler}, {self.workers} worker thread(s)"
         else:
@@ -202,7 +204,7 @@ class DaskEngine:
                                          silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)
             self._client.wait_for_workers(workers, timeout=WORKER_TIMEOUT)
-            self._client.register_plugin(_leave_ctrl_c_to_the_driver()(), name="nvr-sigint")
+            self._client.register_plugin(_local_worker_setup()(initializer), name="nvr-worker-setup")
             self.workers = workers
             self.description = f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}"
         self.startup_seconds = time.perf_counter() - t0
@@ -240,19 +242,26 @@ class DaskEngine:
                 self._cluster.close()
 
 
-def _leave_ctrl_c_to_the_driver():
-    """A WorkerPlugin for our own LocalCluster: a terminal's Ctrl-C reaches the whole process
-    group; the driver stops the cluster in order, so its workers must not die of it first
-    (each would print a traceback). Also applies to a worker the nanny restarts."""
+def _local_worker_setup():
+    """A WorkerPlugin for our own LocalCluster's workers, run as each starts (a worker the
+    nanny restarts too): the initializer (kernels loaded before the first task, as the
+    process pool's are), and Ctrl-C left to the driver: a terminal's Ctrl-C reaches the
+    whole process group, and the driver stops the cluster in order, so its workers must not
+    die of it first (each would print a traceback)."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class LeaveCtrlCToTheDriver(WorkerPlugin):
+    class LocalWorkerSetup(WorkerPlugin):
+        def __init__(self, initializer):
+            self.initializer = initializer
+
         def setup(self, worker) -> None:
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if self.initializer is not None:
+                self.initializer()
 
-    return LeaveCtrlCToTheDriver
+    return LocalWorkerSetup
 
 
 def _one_line(e: BaseException) -> str:
