@@ -190,7 +190,7 @@ class SegmentPlayback:
         line = what if what.startswith(seg.path) else f"{seg.path}: {what}"
         self.problems.append(line)
         self.last_error = line
-        log.warning("%s", line)
+        log.info("%s", line)  # the caller reports problems; a worker process has no console
 
 
 def _one_line(e: BaseException) -> str:

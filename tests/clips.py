@@ -208,3 +208,16 @@ if __name__ == "__main__":
         _send(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     else:
         sys.exit("usage: clips.py send PORT SECONDS FPS WIDTH HEIGHT")
+
+
+def load_sample_generator():
+    """data/make_samples.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("make_samples", root / "data" / "make_samples.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["make_samples"] = mod  # dataclasses look their module up here
+    spec.loader.exec_module(mod)
+    return mod

@@ -12,7 +12,6 @@ appliance time is the reference for the counts.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -29,6 +28,7 @@ import yaml
 
 from firmware.clock import to_clock
 from firmware.store import SqliteStatistics
+from tests.clips import load_sample_generator
 from tools.make_archive import record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -309,19 +309,11 @@ def test_per_hour_counts_match_the_live_appliance(reference, config, tmp_path):
 # --------------------------------------------------------------------------- a walker across a task boundary
 
 
-def _make_samples():
-    spec = importlib.util.spec_from_file_location("make_samples", REPO / "data" / "make_samples.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_samples"] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def boundary_walker(tmp_path_factory):
     """The corridor with one walker, in the area from ~4.5 s to ~13.5 s of a 20 s clip, recorded
     from 08:00:51 so that the task boundary at 08:01:00 falls 9 s in, mid-walk."""
-    ms = _make_samples()
+    ms = load_sample_generator()
     import dataclasses
 
     base = ms.SCENES["corridor"]

@@ -2,15 +2,14 @@
 pixels and the generator, and the truth helper counts visits/dwell as documented."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from tests.clips import load_sample_generator
 from tests.truth import area_truth, footprint, inside, load_truth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,15 +17,7 @@ SAMPLES = ROOT / "data" / "samples"
 NAMES = ["corridor", "shop_floor", "entrance", "lights"]
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "data" / "make_samples.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_samples"] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
-make_samples = _load_generator()
+make_samples = load_sample_generator()
 
 
 class Decoded:

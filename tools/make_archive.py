@@ -70,6 +70,10 @@ def record(clip: str | Path, out: Path, channel: int, start: dt.datetime, second
                     if writer is not None:
                         writer[0].close()
                         writer = None
+                    if not layout and files:  # the rest are the same bytes again: list them
+                        files += [(start + dt.timedelta(seconds=float(k * step * tb)), path)
+                                  for k in range(len(files), int(end / step))]
+                        break
                     begin = start + dt.timedelta(seconds=float(t * tb))
                     if layout or not files:
                         path = folder / f"{begin:%Y-%m-%dT%H-%M-%S}.mp4"
