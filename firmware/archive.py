@@ -320,15 +320,25 @@ def _demuxed_length(container, stream, fps: float) -> float:
 
 
 def _probe_all(listed: list[Recording]) -> list[tuple[Recording, str | None]]:
-    def one(rec: Recording) -> tuple[Recording, str | None]:
+    """Each listed recording probed, or the reason it cannot be read; a file listed
+    several times (a manifest may) is opened once."""
+    def one(path: str) -> tuple[Recording | None, str | None]:
         try:
-            return probe(rec), None
+            return probe(Recording(0, 0.0, path)), None
         except ArchiveError as e:
-            return rec, str(e)
-    if len(listed) < 2:
-        return [one(r) for r in listed]
-    with ThreadPoolExecutor(PROBE_THREADS) as pool:
-        return list(pool.map(one, listed))
+            return None, str(e)
+    paths = sorted({r.path for r in listed})
+    if len(paths) < 2:
+        found = dict(zip(paths, map(one, paths)))
+    else:
+        with ThreadPoolExecutor(PROBE_THREADS) as pool:
+            found = dict(zip(paths, pool.map(one, paths)))
+    out = []
+    for rec in listed:
+        probed, error = found[rec.path]
+        out.append((rec, error) if probed is None else
+                   (replace(probed, channel=rec.channel, start=rec.start), None))
+    return out
 
 
 def _lay_out(archive: Archive, channel: int, recs: list[Recording]) -> None:
