@@ -16,13 +16,15 @@ tcp://HOST:PORT on that Dask cluster. A progress bar goes to stderr when it
 is a terminal, as do lines about skipped files, gaps and overlaps; the
 summary table (or --json) goes to stdout. Exit status 0, 1 if a task failed
 (its hours are left as they were: run again to retry them), 2 for a user
-error, 130 when interrupted (run the same command again to finish).
+error, 130 when interrupted by Ctrl-C or SIGTERM (run the same command
+again to finish).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -92,6 +94,8 @@ def run(args) -> int:
             raise UserError(f"--channel {ch}: not in {args.config} (channels: {', '.join(map(str, configured))})")
     wanted = sorted(set(args.channel)) if args.channel else sorted(configured)
     err = sys.stderr
+    # A service manager's stop ends the run as Ctrl-C does: hours written so far are kept.
+    signal.signal(signal.SIGTERM, _interrupt)
 
     try:
         archive = load_archive(args.archive, wanted)
@@ -167,6 +171,10 @@ def run(args) -> int:
     else:
         _print_table(report)
     return 1 if summary.failed else 0
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _load_kernels() -> None:
