@@ -84,7 +84,7 @@ def _pinned(cores: int | None):
 
 def run_live(config: Path, state: Path, seconds: float, cores: int | None) -> dict:
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(config), "--state-dir", str(state),
+    p = subprocess.Popen([sys.executable, "-m", "nvr", "run", "--config", str(config), "--state-dir", str(state),
                           "--speed", "max", "--start", T0.isoformat(), "--duration", str(seconds)],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          preexec_fn=_pinned(cores))
@@ -101,7 +101,7 @@ def run_live(config: Path, state: Path, seconds: float, cores: int | None) -> di
 
 def run_reanalysis(config: Path, archive: Path, state: Path, span: int, cores: int | None, *extra: str) -> dict:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "firmware", "reanalyze", "--config", str(config),
+    r = subprocess.run([sys.executable, "-m", "nvr", "reanalyze", "--config", str(config),
                         "--state-dir", str(state), "--archive", str(archive), "--task-span", str(span), "--json",
                         *extra], cwd=ROOT, capture_output=True, text=True, preexec_fn=_pinned(cores))
     end = time.perf_counter()

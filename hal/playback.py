@@ -42,6 +42,7 @@ import numpy as np
 from hal.capture import PyAVCapture
 from hal.errors import CaptureError, SourceEnded
 from hal.frame import Frame, StreamInfo
+from hal.input import CaptureState
 
 log = logging.getLogger("hal.playback")
 
@@ -70,7 +71,7 @@ class SegmentPlayback:
         self.analysis_width = analysis_width
         self.read_ahead = read_ahead
         self.info: StreamInfo | None = None
-        self.state = "connecting"
+        self.state = CaptureState.CONNECTING
         self.last_error = ""
         self.drops = 0
         self.realtime = False
@@ -115,7 +116,7 @@ class SegmentPlayback:
     def close(self) -> None:
         self._close_file()
         self._next = len(self.segments)
-        self.state = "stopped"
+        self.state = CaptureState.STOPPED
 
     # -- internals -----------------------------------------------------------
 
@@ -177,7 +178,7 @@ class SegmentPlayback:
                 self._problem(seg, f"{_one_line(e)}; skipped")
                 continue
             self._cap, self._segment = cap, seg
-            self.state = "running"
+            self.state = CaptureState.RUNNING
             return True
         return False
 

@@ -40,12 +40,12 @@ REGION = [[0.03, 0.38], [0.97, 0.38], [0.97, 0.95], [0.03, 0.95]]
 
 
 def nvr(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nvr", *map(str, args)], capture_output=True, text=True,
                           cwd=REPO, timeout=timeout)
 
 
 def spawn(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "firmware", *map(str, args)], cwd=REPO, text=True,
+    return subprocess.Popen([sys.executable, "-m", "nvr", *map(str, args)], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -200,7 +200,7 @@ def test_the_process_pool_draws_a_progress_bar_and_leaves_the_same_store(referen
     import pexpect
 
     state = tmp_path / "state"
-    term = pexpect.spawn(sys.executable, ["-m", "firmware", *map(str, args(config, archive, state,
+    term = pexpect.spawn(sys.executable, ["-m", "nvr", *map(str, args(config, archive, state,
                                                                           "--engine", "processes", "--workers", "2"))],
                          cwd=str(REPO), encoding="utf-8", timeout=240, dimensions=(24, 160))
     term.expect(r"engine: process pool, 2 workers, ready in [0-9.]+ s")
