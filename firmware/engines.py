@@ -201,7 +201,7 @@ class DaskEngine:
             # Loopback only, no dashboard: nothing of this box is served to the network.
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address=None,
-                                         silence_logs=logging.ERROR)
+                                         silence_logs=logging.CRITICAL)  # failures come back as errors
             self._client = Client(self._cluster, set_as_default=False)
             self._client.wait_for_workers(workers, timeout=WORKER_TIMEOUT)
             self._client.register_plugin(_local_worker_setup()(initializer), name="nvr-worker-setup")
@@ -218,17 +218,15 @@ class DaskEngine:
         futures = self._client.map(fn, items, key=[key(i) for i in items], pure=False)
         self._futures = futures
         by_key = {f.key: item for f, item in zip(futures, items)}
-        for fut in dask_completed(futures, loop=self._client.loop):
+        # with_results: results are fetched in the background as tasks finish, not one
+        # round trip per task here.
+        for fut, result in dask_completed(futures, loop=self._client.loop, with_results=True, raise_errors=False):
             item = by_key.pop(fut.key)
             if fut.status == "finished":
-                try:
-                    result = fut.result()
-                except Exception as e:  # lost between finishing and fetching
-                    yield item, None, e
-                else:
-                    yield item, result, None
+                yield item, result, None
             else:
-                yield item, None, fut.exception() or WorkerLost(f"task {fut.status}")
+                error = fut.exception() if fut.status == "error" else None
+                yield item, None, error or WorkerLost(f"task {fut.status}")
             fut.release()
         self._futures = []
 
