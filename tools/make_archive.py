@@ -71,14 +71,13 @@ def record(clip: str | Path, out: Path, channel: int, start: dt.datetime, second
                         writer[0].close()
                         writer = None
                     if not layout and files:  # the rest are the same bytes again: list them
-                        files += [(start + dt.timedelta(seconds=float(k * step * tb)), path)
+                        files += [(start + dt.timedelta(seconds=float(k * step * tb)), files[0][1])
                                   for k in range(len(files), int(end / step))]
                         break
                     begin = start + dt.timedelta(seconds=float(t * tb))
-                    if layout or not files:
-                        path = folder / f"{begin:%Y-%m-%dT%H-%M-%S}.mp4"
-                        container = av.open(str(path), "w")
-                        writer = (container, container.add_stream_from_template(template), t)
+                    path = folder / f"{begin:%Y-%m-%dT%H-%M-%S}.mp4"
+                    container = av.open(str(path), "w")
+                    writer = (container, container.add_stream_from_template(template), t)
                     files.append((begin, path))
                     due = (t // step + 1) * step
                 if writer is None:
