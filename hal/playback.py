@@ -106,6 +106,14 @@ class SegmentPlayback:
     def poll(self) -> Frame | None:
         return self.read()
 
+    def full_luma(self) -> np.ndarray | None:
+        """The last frame's luma at full source size (a copy), when the analysis is at full
+        size; None when it is downscaled: the decoder has moved on (READ-AHEAD), so a
+        snapshot takes the learned background."""
+        if self._given == 0 or self.info is None or self.info.analysis_width != self.info.width:
+            return None
+        return self._buffers[self._ready[self._given - 1][0]].copy()
+
     def due(self) -> float:
         return 0.0
 
