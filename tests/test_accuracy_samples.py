@@ -20,7 +20,7 @@ from hal.errors import SourceEnded
 from tests.truth import area_truth, footprint, load_truth
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
-from vca.tracks import T_CONFIRMED, T_FX, T_FY, T_LIVE, T_MATCHED
+from vca.track_table import T_CONFIRMED, T_FX, T_FY, T_LIVE, T_MATCHED
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"

@@ -323,7 +323,7 @@ def test_outline_votes_on_packed_rows_match_the_twin_anywhere(seed, width, box):
 
 def test_unconfirmed_ghost_tallies_ghost_votes_since_birth_and_a_person_none():
     from vca.contour import ContourEvidence
-    from vca.tracks import N_INT, T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
+    from vca.track_table import N_INT, T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
     h, w = 60, 160
     luma = np.full((h, w), 100, np.uint8)
     mean = np.full((h, w), 100 * 32, np.int16)

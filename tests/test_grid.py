@@ -8,8 +8,9 @@ from hypothesis import given, settings, strategies as st
 from vca.blobs import BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator, default_rows
 from vca.mask import area_labels
-from vca.tracks import (STILL_GRACE, N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY, T_MATCHED,
-                        T_NEW, Tracker)
+from vca.track_table import (N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY,
+                             T_MATCHED, T_NEW)
+from vca.tracks import STILL_GRACE, Tracker
 
 DT = 0.04
 H = W = 64

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from vca.blobs import BlobFinder
-from vca.tracks import T_FX, T_FY, T_ID, T_LIVE, Tracker
+from vca.track_table import T_FX, T_FY, T_ID, T_LIVE
+from vca.tracks import Tracker
 
 H, W = 120, 160
 DT = 0.04
@@ -234,7 +235,7 @@ def test_walker_handing_over_at_the_edge_to_a_newcomer_in_one_blob_is_two_target
 
 def twin_protect(tr, trf, share, max_share, max_speed, w, margin, shape):
     """Pure NumPy twin of _protect_targets: a 0/1 image of the marked pixels."""
-    from vca.tracks import T_CONFIRMED, T_VX, T_VY, T_X0, T_X1, T_Y0, T_Y1
+    from vca.track_table import T_CONFIRMED, T_VX, T_VY, T_X0, T_X1, T_Y0, T_Y1
     img = np.zeros(shape, np.uint8)
     for t in range(tr.shape[0]):
         if not tr[t, T_LIVE] or not tr[t, T_CONFIRMED] or share[t] > max_share:

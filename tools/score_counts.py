@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from tests.truth import area_truth, load_truth  # noqa: E402
 from vca.analyzer import SCENE_CHANGE, SETTLING, ChannelAnalyzer  # noqa: E402
 from vca.params import HeatMapParams  # noqa: E402
-from vca.tracks import T_CONFIRMED, T_ID, T_LIVE, T_MATCHED, T_X0, T_X1, T_Y0, T_Y1  # noqa: E402
+from vca.track_table import T_CONFIRMED, T_ID, T_LIVE, T_MATCHED, T_X0, T_X1, T_Y0, T_Y1  # noqa: E402
 
 SAMPLES = ROOT / "data" / "samples"
 SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
@@ -88,7 +88,7 @@ def recorded(name: str, path: Path, region) -> tuple[np.ndarray, np.ndarray, np.
             a.configure([region], HeatMapParams())
         a.step(luma, t)
         tr = a.tracker.tr
-        for j in np.flatnonzero((tr[:, 1] != 0) & (tr[:, 9] != 0)):
+        for j in np.flatnonzero((tr[:, T_LIVE] != 0) & (tr[:, T_CONFIRMED] != 0)):
             shares.setdefault(int(tr[j, 0]), []).append(round(float(a._evidence.share[j]), 2))
         masks.append(np.packbits(a.foreground, axis=-1))
         flags.append((SCENE_CHANGE if a.scene_change else 0) | (SETTLING if a.settling else 0))

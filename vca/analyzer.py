@@ -68,7 +68,8 @@ from vca.blobs import MAX_BLOBS, BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator
 from vca.mask import grow_mask, rasterize_areas, validate_regions
 from vca.params import HeatMapParams
-from vca.tracks import GRACE_SECONDS, MAX_TRACKS, Tracker
+from vca.track_table import MAX_TRACKS
+from vca.tracks import GRACE_SECONDS, Tracker
 
 ANALYSIS_MARGIN = 0.08   # share of the larger frame side the model looks beyond the areas
 GHOST_SHARE = 0.5        # a confirmed track whose outline is more often the model's than the frame's is a ghost

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from vca.tracks import T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
+from vca.track_table import T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
 
 ROW_STEP = 3         # sample every 3rd row of a box (a person: ~30 rows, ~60 crossings)
 INSET = 2            # px each side of the cleaned outline (clean-up moves it by ~1 px)

@@ -50,8 +50,8 @@ import numpy as np
 from numba import njit
 
 from vca.mask import MAX_AREAS
-from vca.tracks import (MAX_TRACKS, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY,
-                        T_MATCHED, T_NEW)
+from vca.track_table import (MAX_TRACKS, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY,
+                             T_MATCHED, T_NEW)
 
 DEFAULT_COLUMNS = 64
 DT_CAP = 1.0
