@@ -33,9 +33,10 @@ import pytest
 from frames import SIZES, benchmarks_disabled, frames_at, p99_us, source_frames
 from vca.analyzer import STAGE_NAMES, ChannelAnalyzer
 from vca.background import BackgroundModel
+from vca.bits import pack
 from vca.blobs import BlobFinder, min_target_pixels
 from vca.grid import GridAccumulator
-from vca.morphology import Cleaner, pack
+from vca.morphology import Cleaner
 from vca.params import HeatMapParams
 from vca.tracks import Tracker
 

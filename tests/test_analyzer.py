@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.clips import make_clip
 from vca.analyzer import ChannelAnalyzer, GridTotals
-from vca.morphology import pack
+from vca.bits import pack
 from vca.params import HeatMapParams
 
 try:

@@ -212,7 +212,9 @@ def test_bounds_classify_every_luma_like_the_threshold_rule():
     lo, hi = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
     row_offset = np.zeros(h, np.int32)
     k8, tmin = np.int16(28), np.int16(512)
-    B._bounds_rows(mean, noise, lo, hi, row_offset, 3, k8, tmin)
+    m = B.BackgroundModel(h, w)
+    state = m.state._replace(mean=mean, noise=noise, lo=lo, hi=hi, row_offset=row_offset)
+    B._bounds_rows(state, 3, k8, tmin)
     want_lo, want_hi = twin_bounds(mean, noise, 3 * B.SCALE, k8, tmin)
     assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)
     assert (row_offset == 3).all()
@@ -273,9 +275,7 @@ STATE = ("mean", "noise", "lo", "hi", "stamp", "row_offset", "row_time", "raw", 
 
 
 def kernel_state(m):
-    return {"mean": m.mean, "noise": m.noise, "lo": m.lo, "hi": m.hi, "stamp": m.stamp,
-            "row_offset": m.row_offset, "row_time": m._row_time, "raw": m._raw, "old": m._old,
-            "cont": m._cont, "rows": m._rows}
+    return {k: getattr(m.state, k) for k in STATE}
 
 
 @pytest.mark.parametrize("step,phase", [(1, 0), (3, 1), (16, 5)])
@@ -297,10 +297,8 @@ def test_pass_matches_its_numpy_twin(step, phase):
     args = dict(offset=m.offset, clock=m._clock + 0.3, now=np.uint16(300), phase=phase, step=step,
                 tau=4.0, t_abs=np.uint16(250), min_age=np.uint16(64), k8=m._k, tmin=m._tmin)
     want = twin_pass(luma, area, before, **args)
-    B._pass(luma, area, m.mean, m.noise, m.lo, m.hi, m.stamp, m.row_offset, m._row_time,
-            m._row, m._orow, m._crow, m._raw, m._old, m._cont, m._rows, m._clean_prev,
-            m._hist, m._counts, m._rstep, m._cstep, 0, 40, args["offset"], args["clock"], args["now"],
-            phase, step, args["tau"], args["t_abs"], args["min_age"], m._k, m._tmin)
+    B._pass(luma, area, m.state, m._clean_prev, m._rstep, m._cstep, 0, 40, args["offset"], args["clock"],
+            args["now"], phase, step, args["tau"], args["t_abs"], args["min_age"], m._k, m._tmin)
     got = kernel_state(m)
     for k in STATE:
         assert np.array_equal(got[k], want[k]), k
@@ -326,8 +324,7 @@ def test_illumination_sample_matches_its_numpy_twin():
     use = inside & (lo != 0) & (hi != 255)          # nothing is under a target here
     half_levels = np.sort((2 * xs - lo - hi)[use])
     med = half_levels[(len(half_levels) + 1) // 2 - 1]
-    got = B._sample(luma, area, m.lo, m.hi, m.row_offset, m.offset, m._clean_prev,
-                    m._rstep, m._cstep, m._hist, m._counts)
+    got = B._sample(luma, area, m.state, m.offset, m._clean_prev, m._rstep, m._cstep)
     assert got == (inside.sum(), changed.sum(), int(np.floor(med / 2 + 0.5)) if med >= 0
                    else -int(np.floor(-med / 2 + 0.5)), use.sum())
     assert got[2] == 5 and got[1] > 0
@@ -369,18 +366,18 @@ def test_ghost_matches_its_numpy_twin(protect):
     # a box is there from the start, is learned as background, then leaves: a ghost
     list(run(m, [with_box(bg, 50)] * 30 + [lambda i: bg()] * 90, 25))
     luma = bg()
-    assert m._rows.any() and (m._raw & m._old).any()
-    none = np.zeros_like(m._raw)
-    unprotected = twin_ghost(luma, m._raw, m._old, none, m.mean, m.noise, m.lo, m.hi, m.row_offset,
+    s = m.state
+    assert s.rows.any() and (s.raw & s.old).any()
+    none = np.zeros_like(s.raw)
+    unprotected = twin_ghost(luma, s.raw, s.old, none, m.mean, m.noise, m.lo, m.hi, m.row_offset,
                              m.offset, 0.33, m._k, m._tmin)
     bits = none.copy()
     if protect:  # a target vouched for over the first row that would seep
         first = np.flatnonzero((unprotected[0] != m.mean).any(axis=1))[0]
         bits[first] = ~np.uint64(0)
-    want = twin_ghost(luma, m._raw, m._old, bits, m.mean, m.noise, m.lo, m.hi, m.row_offset,
+    want = twin_ghost(luma, s.raw, s.old, bits, m.mean, m.noise, m.lo, m.hi, m.row_offset,
                       m.offset, 0.33, m._k, m._tmin)
-    pulled = B._ghost(luma, m._raw, m._old, bits, m._rows, m.mean, m.noise, m.lo, m.hi,
-                      m.row_offset, m.offset, 0.33, m._k, m._tmin)
+    pulled = B._ghost(luma, s._replace(protect=bits), m.offset, 0.33, m._k, m._tmin)
     assert pulled == want[3] > 0 or (protect and pulled == want[3])
     assert (pulled < unprotected[3]) == protect
     assert np.array_equal(m.mean, want[0])

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numba import njit
 
+from vca.bits import bits_of, bytes_of
 from vca import morphology as M
 
 
@@ -77,13 +78,13 @@ def test_wrong_mask_is_refused_with_the_fix():
 @njit(cache=True)
 def _pack_words(row, out):
     for k in range(out.shape[0]):
-        out[k] = M._bits_of(row, k * 64)
+        out[k] = bits_of(row, k * 64)
 
 
 @njit(cache=True)
 def _unpack_words(bits, out, i):
     for k in range(bits.shape[0]):
-        M._bytes_of(bits[k], out, i, k * 64)
+        bytes_of(bits[k], out, i, k * 64)
 
 
 @settings(max_examples=60, deadline=None)

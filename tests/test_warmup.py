@@ -21,14 +21,14 @@ import numpy as np
 from numba.core.registry import CPUDispatcher
 from hal import downscale
 from hal.capture import PyAVCapture
-from vca import background, blobs, contour, grid, mask, morphology, tracks
+from vca import background, bits, blobs, contour, grid, mask, morphology, tracks
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
 from firmware.channel import load_kernels
 
 def signatures():
     return {f"{m.__name__}.{n}": len(d.signatures)
-            for m in (background, blobs, contour, grid, mask, morphology, tracks, downscale)
+            for m in (background, bits, blobs, contour, grid, mask, morphology, tracks, downscale)
             for n, d in vars(m).items() if isinstance(d, CPUDispatcher)}
 
 path, warm = sys.argv[1], sys.argv[2] == "1"

@@ -66,13 +66,38 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from vca.morphology import (Cleaner, _bits_of, _bytes_of, _open_close, _unpack_rows,
-                             rows_contiguous, words_per_row)
+from vca.bits import bits_of, bytes_of, last_word_mask, rows_contiguous, unpack_rows, words_per_row
+from vca.morphology import open_close_bits
 from vca.params import HeatMapParams
+
+
+class ModelState(NamedTuple):
+    """The arrays of one channel's model, made once by `BackgroundModel` (H, W: the
+    analysis size; NW = words_per_row(W), packed rows as in vca.bits). The kernels take
+    them as one argument and update them in place."""
+
+    mean: np.ndarray        # int16 (H, W) background mean relative to the offset, 1/SCALE grey
+    noise: np.ndarray       # int16 (H, W) mean absolute deviation of background pixels, 1/SCALE grey
+    lo: np.ndarray          # uint8 (H, W) foreground bounds (module docstring)
+    hi: np.ndarray          # uint8 (H, W)
+    stamp: np.ndarray       # uint16 (H, W) tick since which a foreground pixel has been foreground
+    row_offset: np.ndarray  # int32 (H,) the offset each row's bounds were computed at
+    row_time: np.ndarray    # float64 (H,) clock of each row's last learning
+    raw: np.ndarray         # uint64 (H, NW) this frame's raw foreground
+    old: np.ndarray         # uint64 (H, NW) raw foreground older than the ghost age
+    cont: np.ndarray        # uint64 (H, NW) AND of raw over the frames since the row last learned
+    protect: np.ndarray     # uint64 (H, NW) pixels vouched for as a target: never seep (`_ghost`)
+    rows: np.ndarray        # uint8 (H,) RAW_ROW | OLD_ROW flags of this frame's rows
+    row: np.ndarray         # uint8 (NW*64,) scratch, padding bytes kept 0
+    orow: np.ndarray        # uint8 (NW*64,) scratch, padding bytes kept 0
+    crow: np.ndarray        # uint8 (1, NW*64) scratch
+    hist: np.ndarray        # int32 (4, _HIST_BINS + 1) illumination sample, left zeroed
+    counts: np.ndarray      # int64 (2,) area and changed samples, left zeroed
 
 SCENE_CHANGE = 1   # flag: a scene change was declared on this frame
 SETTLING = 2       # flag: the model is re-learning; do not accumulate
@@ -164,12 +189,12 @@ def _mul_rate(d, a16):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k8, tmin):
+def _bounds_rows(s, offset, k8, tmin):
     """Recompute every row's bounds at `offset` (after a parameter change or reset).
 
-    mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W) out;
-    row_offset: int32 (H,) out, set to offset.
+    s: ModelState; from mean and noise, writes lo, hi and row_offset (set to offset).
     """
+    mean, noise, lo, hi, row_offset = s.mean, s.noise, s.lo, s.hi, s.row_offset
     h, w = mean.shape
     sh = _I16(offset * SCALE)
     for i in range(h):
@@ -181,24 +206,19 @@ def _bounds_rows(mean, noise, lo, hi, row_offset, offset, k8, tmin):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-          orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-          cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin):
+def _pass(luma, area, s, clean_bits, rstep, cstep, row_lo, row_hi, offset, clock, now, phase, step, tau,
+          t_abs, min_age, k8, tmin):
     """Classify every pixel and learn every `step`-th row, in one sweep.
 
     luma: uint8 (H, W) any strides; area: uint8 (H, W) 0/1, no area pixel
-    outside rows row_lo..row_hi-1. mean, noise: int16 (H, W), 1/SCALE grey; lo, hi: uint8 (H, W); stamp:
-    uint16 (H, W); row_offset: int32 (H,); row_time: float64 (H,) clock of
-    each row's last learning. All updated in place for the learning rows
-    (i % step == phase).
-    row, orow: uint8 (NW*64,) scratch, padding bytes kept 0; crow: uint8
-    (1, NW*64) scratch. raw: uint64 (H, NW) receives the packed foreground;
-    old: uint64 (H, NW) packed "foreground for at least min_age"; cont:
-    uint64 (H, NW) AND of raw over the frames since the row's last learning
-    visit; rows: uint8 (H,) receives per row RAW_ROW if it holds foreground,
-    | OLD_ROW if old foreground. Every rstep-th row is also sampled for
-    illumination and scene change while it is in cache (`_sample_row`:
-    clean_bits, hist, counts, cstep), against the bounds before learning.
+    outside rows row_lo..row_hi-1. s: ModelState; mean, noise, lo, hi, stamp,
+    row_offset and row_time are updated in place for the learning rows
+    (i % step == phase); raw receives the packed foreground, old "foreground
+    for at least min_age", cont the AND of raw since each row last learned,
+    rows the RAW_ROW | OLD_ROW flags; row, orow, crow are scratch. Every
+    rstep-th row is also sampled for illumination and scene change while it
+    is in cache (`_sample_row`: clean_bits, s.hist, s.counts, cstep), against
+    the bounds before learning.
     offset: global illumination offset, grey levels; clock: seconds;
     now, t_abs, min_age: uint16 ticks; tau: background time constant, s;
     k8, tmin: int16 threshold max(k8 / 8 * noise, tmin), tmin in 1/SCALE grey.
@@ -206,8 +226,11 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
     Stamps: a learning visit that sees a pixel background sets its stamp to
     now; one that sees it foreground but not at every frame since the
     previous visit sets it halfway between that visit and now. Ages are
-    thus known to within half a row interval (0.3 s at 25 fps by default).
+    thus known to within half a row interval.
     """
+    mean, noise, lo, hi, stamp = s.mean, s.noise, s.lo, s.hi, s.stamp
+    row_offset, row_time, raw, old, cont, rows = s.row_offset, s.row_time, s.raw, s.old, s.cont, s.rows
+    row, orow, crow, hist, counts = s.row, s.orow, s.crow, s.hist, s.counts
     h, w = luma.shape
     g = _I16(offset * SCALE)
     nmin = _I16(NOISE_MIN * SCALE)
@@ -240,7 +263,7 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
             mid = u16(last + (u16(now - last) >> 1))
             row_time[i] = clock
             for kw in range(cont.shape[1]):
-                _bytes_of(cont[i, kw], crow, 0, kw * 64)
+                bytes_of(cont[i, kw], crow, 0, kw * 64)
                 cont[i, kw] = ~np.uint64(0)
             for j in range(w):
                 xg = _I16(_I16(_I16(luma[i, j]) << _I16(SCALE_BITS)) - g)  # frame - offset
@@ -271,10 +294,10 @@ def _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
         any_raw = np.uint64(0)
         any_old = np.uint64(0)
         for kw in range(nw):
-            r = _bits_of(row, kw * 64)
+            r = bits_of(row, kw * 64)
             raw[i, kw] = r
             if learned:
-                o = _bits_of(orow, kw * 64)
+                o = bits_of(orow, kw * 64)
                 old[i, kw] = o
             else:
                 cont[i, kw] &= r
@@ -298,7 +321,7 @@ def _low_bit(b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _ghost(luma, raw, old, protect, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin):
+def _ghost(luma, s, offset, a_g, k8, tmin):
     """Let revealed background seep in from the rim of old foreground.
 
     A ghost (background uncovered after a person who was there when
@@ -309,14 +332,15 @@ def _ghost(luma, raw, old, protect, rows, mean, noise, lo, hi, row_offset, offse
     at rate a_g; once learned it is background and the next layer follows,
     so a ghost dissolves from its rim inward in a second or two.
 
-    luma: uint8 (H, W) any strides; raw, old: uint64 (H, NW) packed this
-    frame's foreground and the old-foreground bits; protect: uint64 (H, NW)
-    packed pixels that never seep (under a known target); mean, noise: int16
-    (H, W), 1/SCALE grey; a_g: rate, float; lo, hi: uint8 (H, W) refreshed where a mean moves;
-    row_offset: int32 (H,); rows: uint8 (H,) flags from `_pass`. Only rows
-    flagged OLD_ROW are visited.
+    luma: uint8 (H, W) any strides; s: ModelState, read: raw, old (this
+    frame's foreground and its old part), protect (pixels that never seep,
+    under a known target), noise, row_offset, rows (flags from `_pass`: only
+    rows flagged OLD_ROW are visited); mean pulled at rate a_g (float), lo, hi
+    refreshed where a mean moves.
     Returns the number of pixels pulled.
     """
+    raw, old, protect, rows = s.raw, s.old, s.protect, s.rows
+    mean, noise, lo, hi, row_offset = s.mean, s.noise, s.lo, s.hi, s.row_offset
     h, w = luma.shape
     nw = raw.shape[1]
     one = np.uint64(1)
@@ -372,17 +396,14 @@ def _ghost(luma, raw, old, protect, rows, mean, noise, lo, hi, row_offset, offse
 
 
 @njit(cache=True, nogil=True)
-def _model(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-           orow, crow, raw, old, cont, protect, rows, clean_bits, hist, counts, rstep,
-           cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, a_g,
-           k8, tmin):
+def _model(luma, area, s, clean_bits, rstep, cstep, row_lo, row_hi, offset, clock, now, phase, step, tau,
+           t_abs, min_age, a_g, k8, tmin):
     """`_pass` then `_ghost` (arguments as there) in one call per frame;
     returns the illumination sample (`_sample_result`)."""
-    _pass(luma, area, mean, noise, lo, hi, stamp, row_offset, row_time, row,
-          orow, crow, raw, old, cont, rows, clean_bits, hist, counts, rstep,
-          cstep, row_lo, row_hi, offset, clock, now, phase, step, tau, t_abs, min_age, k8, tmin)
-    _ghost(luma, raw, old, protect, rows, mean, noise, lo, hi, row_offset, offset, a_g, k8, tmin)
-    return _sample_result(hist, counts)
+    _pass(luma, area, s, clean_bits, rstep, cstep, row_lo, row_hi, offset, clock, now, phase, step, tau,
+          t_abs, min_age, k8, tmin)
+    _ghost(luma, s, offset, a_g, k8, tmin)
+    return _sample_result(s.hist, s.counts)
 
 
 @njit(cache=True, nogil=True)
@@ -442,26 +463,28 @@ def _sample_result(hist, counts):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _sample(luma, area, lo, hi, row_offset, offset, clean_bits, rstep, cstep, hist, counts):
+def _sample(luma, area, s, offset, clean_bits, rstep, cstep):
     """Illumination shift and changed share on a sparse grid, without
     classifying (used while settling). Few rows, many columns: a row read
     front to back is prefetched, scattered pixels would each miss the cache.
-    Arguments as `_sample_row`; hist and counts start zeroed and are left so.
-    Returns `_sample_result`.
+    Arguments as `_sample_row` (lo, hi, row_offset, hist, counts from s);
+    hist and counts start zeroed and are left so. Returns `_sample_result`.
     """
+    lo, hi, row_offset, hist, counts = s.lo, s.hi, s.row_offset, s.hist, s.counts
     for i in range(rstep // 2, luma.shape[0], rstep):
         _sample_row(luma, area, lo, hi, offset - row_offset[i], clean_bits, i, cstep, hist, counts)
     return _sample_result(hist, counts)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _relearn(luma, mean, noise, lo, hi, row_offset, offset, a16, k8, tmin):
+def _relearn(luma, s, offset, a16, k8, tmin):
     """Pull every pixel toward the frame at rate a16 / 65536 (settling);
     refresh bounds.
 
-    luma: uint8 (H, W) any strides; mean, noise: int16 (H, W), 1/SCALE grey;
-    lo, hi: uint8 (H, W); row_offset: int32 (H,) set to offset.
+    luma: uint8 (H, W) any strides; s: ModelState (mean pulled; lo, hi
+    refreshed from mean and noise; row_offset set to offset).
     """
+    mean, noise, lo, hi, row_offset = s.mean, s.noise, s.lo, s.hi, s.row_offset
     h, w = luma.shape
     g = _I16(offset * SCALE)
     for i in range(h):
@@ -512,7 +535,7 @@ def _cleanup(raw, rows, clean, tmp, tmp2, last_valid, clean_rows, before, before
         r1 = i
         while r1 < h and active[r1]:
             r1 += 1
-        _open_close(raw[i:r1], clean[i:r1], tmp[i:r1], tmp2[i:r1], last_valid)
+        open_close_bits(raw[i:r1], clean[i:r1], tmp[i:r1], tmp2[i:r1], last_valid)
         for r in range(i, r1):
             acc = np.uint64(0)
             for kw in range(nw):
@@ -521,7 +544,7 @@ def _cleanup(raw, rows, clean, tmp, tmp2, last_valid, clean_rows, before, before
         i = r1
     for i in range(h):
         active[i] = clean_rows[i] | before_rows[i] if only_changed else 1
-    _unpack_rows(clean, out, fast, active, only_changed, before)
+    unpack_rows(clean, out, fast, active, only_changed, before)
 
 
 class BackgroundModel:
@@ -532,34 +555,44 @@ class BackgroundModel:
             raise ValueError(f"analysis size {width}x{height} is too small: use at least 3x3")
         self.height, self.width = height, width
         nw = words_per_row(width)
-        self.mean = np.zeros((height, width), np.int16)
-        self.noise = np.full((height, width), int(NOISE_INIT * SCALE), np.int16)
-        self.lo = np.zeros((height, width), np.uint8)
-        self.hi = np.zeros((height, width), np.uint8)
-        self.stamp = np.zeros((height, width), np.uint16)
-        self.row_offset = np.zeros(height, np.int32)
-        self._row_time = np.zeros(height, np.float64)
-        self._row = np.zeros(nw * 64, np.uint8)
-        self._orow = np.zeros(nw * 64, np.uint8)
-        self._raw = np.zeros((height, nw), np.uint64)
-        self._old = np.zeros((height, nw), np.uint64)
-        self._cont = np.zeros((height, nw), np.uint64)
+        self.state = ModelState(
+            mean=np.zeros((height, width), np.int16),
+            noise=np.full((height, width), int(NOISE_INIT * SCALE), np.int16),
+            lo=np.zeros((height, width), np.uint8),
+            hi=np.zeros((height, width), np.uint8),
+            stamp=np.zeros((height, width), np.uint16),
+            row_offset=np.zeros(height, np.int32),
+            row_time=np.zeros(height, np.float64),
+            raw=np.zeros((height, nw), np.uint64),
+            old=np.zeros((height, nw), np.uint64),
+            cont=np.zeros((height, nw), np.uint64),
+            protect=np.zeros((height, nw), np.uint64),
+            rows=np.zeros(height, np.uint8),
+            row=np.zeros(nw * 64, np.uint8),
+            orow=np.zeros(nw * 64, np.uint8),
+            crow=np.zeros((1, nw * 64), np.uint8),
+            hist=np.zeros((4, _HIST_BINS + 1), np.int32),
+            counts=np.zeros(2, np.int64),
+        )
+        st = self.state
+        self.mean, self.noise, self.lo, self.hi, self.stamp = st.mean, st.noise, st.lo, st.hi, st.stamp
+        self.row_offset = st.row_offset
         # Pixels the caller vouches are a target (a tracked person standing
         # still): revealed-background seepage never starts there.
-        self.protect = np.zeros((height, nw), np.uint64)
-        self._rows = np.zeros(height, np.uint8)
+        self.protect = st.protect
+        # The cleaned foreground, double-buffered: this frame's and the last one's.
+        self._clean = np.zeros((height, nw), np.uint64)
+        self._clean_prev = np.zeros((height, nw), np.uint64)
         self._clean_rows = np.zeros(height, np.uint8)
         self._clean_rows_prev = np.zeros(height, np.uint8)
+        # clean-up scratch
+        self._tmp = np.zeros((height, nw), np.uint64)
+        self._tmp2 = np.zeros((height, nw), np.uint64)
         self._active = np.zeros(height, np.uint8)
-        self._crow = np.zeros((1, nw * 64), np.uint8)
-        self._clean = np.zeros((height, nw), np.uint64)      # this frame's cleaned bits
-        self._clean_prev = np.zeros((height, nw), np.uint64)
-        self._hist = np.zeros((4, _HIST_BINS + 1), np.int32)
+        self._last_valid = last_word_mask(width)
         self._rstep = max(height // SAMPLE_ROWS, 1)
-        self._row_lo, self._row_hi = 0, height
         self._cstep = max(width // SAMPLE_COLS, 1)
-        self._counts = np.zeros(2, np.int64)
-        self._cleaner = Cleaner(height, width)
+        self._row_lo, self._row_hi = 0, height
         self._bg8 = np.zeros((height, width), np.uint8)
         self.stage_ns = np.zeros(len(_STAGES), np.int64)
         self.offset = 0          # global illumination offset, grey levels
@@ -588,8 +621,7 @@ class BackgroundModel:
         if (k, tmin) != (self._k, self._tmin):
             self._k, self._tmin = k, tmin
             if self._t_prev is not None:  # bounds follow the new sensitivity at once
-                _bounds_rows(self.mean, self.noise, self.lo, self.hi, self.row_offset,
-                             self.offset, k, tmin)
+                _bounds_rows(self.state, self.offset, k, tmin)
 
     def limit_rows(self, row_lo: int, row_hi: int) -> None:
         """Promise that area masks hold no pixel outside rows row_lo..row_hi-1
@@ -612,7 +644,7 @@ class BackgroundModel:
     @property
     def fg_bits(self) -> np.ndarray:
         """uint64 (H, ceil(W/64)) packed cleaned foreground of the last frame
-        (layout: vca.morphology). Read-only; valid until the next apply."""
+        (layout: vca.bits). Read-only; valid until the next apply."""
         return self._clean_prev
 
     # -- per frame ---------------------------------------------------------
@@ -641,15 +673,13 @@ class BackgroundModel:
         self._clock += dt
 
         if t < self._settle_until:
-            n_area, n_changed, _, _ = _sample(
-                luma, area_mask, self.lo, self.hi, self.row_offset, self.offset,
-                self._clean_prev, self._rstep, self._cstep, self._hist, self._counts)
+            n_area, n_changed, _, _ = _sample(luma, area_mask, self.state, self.offset, self._clean_prev,
+                                              self._rstep, self._cstep)
             if n_area > 0 and n_changed >= self._scene_share * n_area:
                 self._reset_to(luma, t)  # still changing (exposure hunting): keep re-learning
             else:
-                _relearn(luma, self.mean, self.noise, self.lo, self.hi, self.row_offset,
-                         self.offset, np.int16(min((1.0 - math.exp(-dt / BOOT_TAU)) * 65536, 32767)),
-                         self._k, self._tmin)
+                _relearn(luma, self.state, self.offset,
+                         np.int16(min((1.0 - math.exp(-dt / BOOT_TAU)) * 65536, 32767)), self._k, self._tmin)
                 self.stamp.fill(self._now())  # nothing is foreground while settling
             self._write_empty(fg_out)
             return self._done(t0, SETTLING)
@@ -662,11 +692,7 @@ class BackgroundModel:
         step = int(min(max(tau / (STEPS_PER_TAU * max(dt, 1e-3)), 1), MAX_ROW_STEP))
         self._frame += 1
         n_area, n_changed, med, n_bg = _model(
-            luma, area_mask, self.mean, self.noise, self.lo, self.hi, self.stamp,
-            self.row_offset, self._row_time, self._row, self._orow,
-            self._crow, self._raw, self._old, self._cont, self.protect,
-            self._rows, self._clean_prev, self._hist, self._counts, self._rstep, self._cstep,
-            self._row_lo, self._row_hi,
+            luma, area_mask, self.state, self._clean_prev, self._rstep, self._cstep, self._row_lo, self._row_hi,
             self.offset, self._clock, self._now(), self._frame % step, step, tau,
             t_abs, self._ghost_ticks, 1.0 - math.exp(-dt / GHOST_TAU), self._k, self._tmin)
         if n_area > 0 and n_changed >= self._scene_share * n_area:
@@ -682,8 +708,7 @@ class BackgroundModel:
         same = fg_out is self._out
         if not same:
             self._out, self._out_fast = fg_out, rows_contiguous(fg_out)
-        c = self._cleaner
-        _cleanup(self._raw, self._rows, self._clean, c._tmp, c._tmp2, c.last_valid,
+        _cleanup(self.state.raw, self.state.rows, self._clean, self._tmp, self._tmp2, self._last_valid,
                  self._clean_rows, self._clean_prev, self._clean_rows_prev, fg_out, self._out_fast,
                  same, self._active)
         self._clean, self._clean_prev = self._clean_prev, self._clean
@@ -697,12 +722,11 @@ class BackgroundModel:
     def _start(self, luma: np.ndarray, t: float) -> None:
         self.offset = 0
         np.multiply(luma, SCALE, out=self.mean, dtype=np.int16)
-        _bounds_rows(self.mean, self.noise, self.lo, self.hi, self.row_offset, 0,
-                     self._k, self._tmin)
-        self._row_time[:] = self._clock
+        _bounds_rows(self.state, 0, self._k, self._tmin)
+        self.state.row_time[:] = self._clock
         self.stamp[...] = self._now()
-        self._old[...] = 0
-        self._cont[...] = ~np.uint64(0)
+        self.state.old[...] = 0
+        self.state.cont[...] = ~np.uint64(0)
         self._boot_until = t + BOOT_SECONDS
 
     def _done(self, t0: int, flags: int) -> int:

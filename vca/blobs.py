@@ -3,7 +3,7 @@
 Run-based union-find over bit-packed rows, no label image. The foreground
 comes as the background model keeps it: uint64 (H, ceil(W/64)), pixel c of a
 row at bit (c % 64) of word (c // 64), padding bits 0 (layout:
-vca.morphology). Each row is cut into maximal horizontal runs with bit
+vca.bits). Each row is cut into maximal horizontal runs with bit
 tricks, a word at a time; runs touching a run of the row above
 (8-neighbourhood) are joined; statistics are summed per run. Cost is
 O(words + runs), not O(foreground pixels).
@@ -53,7 +53,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from vca.morphology import _pack, rows_contiguous, words_per_row
+from vca.bits import pack_rows, rows_contiguous, words_per_row
 
 MAX_BLOBS = 256
 
@@ -259,7 +259,7 @@ class BlobFinder:
 
     def find_bits(self, min_pixels: int, bits: np.ndarray) -> int:
         """Blobs of packed foreground `bits` (uint64 (H, ceil(W/64)), layout:
-        vca.morphology, e.g. BackgroundModel.fg_bits) with at least min_pixels
+        vca.bits, e.g. BackgroundModel.fg_bits) with at least min_pixels
         pixels; rows in self.stats[:n]. Per-frame path: no copy, no allocation."""
         if bits.shape != self._bits_shape or bits.dtype != np.uint64:
             raise ValueError(f"packed foreground is {bits.dtype} {bits.shape}, blob finder needs uint64 "
@@ -278,7 +278,7 @@ class BlobFinder:
             self.image[...] = image  # deliberate copy: the packer reads bytes
             image = self.image
         lo, hi = self.row_lo, self.row_hi
-        _pack(image[lo:hi], self._bits[lo:hi], rows_contiguous(image))
+        pack_rows(image[lo:hi], self._bits[lo:hi], rows_contiguous(image))
         return self.find_bits(int(min_pixels), self._bits)
 
     def centroids(self) -> np.ndarray:

@@ -60,7 +60,7 @@ def _rim_votes(luma, mean, bits, width, x0, y0, x1, y1, out):
 
     luma: uint8 (H, W) any strides; mean: int16 (H, W) learned background in
     1/SCALE grey; bits: uint64 (H, ceil(W/64)) the cleaned foreground,
-    packed as in vca.morphology (BackgroundModel.fg_bits); width: W.
+    packed as in vca.bits (BackgroundModel.fg_bits); width: W.
     out: int64 (2,) receives [ghost votes, all votes].
 
     The outline crossings of a row are the set bits of w ^ (w >> 1) (pixel
