@@ -101,12 +101,14 @@ def _area_downscale(src, f, m, colsum, out):
 class AreaDownscaler:
     """Preallocated area downscale for one channel's source size.
 
-    `__call__(src)` returns `src` itself when f == 1 (zero copy), otherwise
-    the channel's one output buffer, overwritten on every call: copy it to
-    keep it across frames.
+    `__call__(src)` takes a uint8 (height, width) luma plane, rows may be
+    strided (a decoder plane view), and returns `src` itself when f == 1
+    (zero copy), otherwise the channel's one output buffer, overwritten on
+    every call: copy it to keep it across frames.
     """
 
     def __init__(self, width: int, height: int, analysis_width: int | None):
+        self.source_shape = (height, width)
         self.factor = downscale_factor(width, analysis_width)
         self.width = width // self.factor
         self.height = height // self.factor
@@ -115,6 +117,10 @@ class AreaDownscaler:
         self._colsum = np.empty(self.width * self.factor, np.uint16)
 
     def __call__(self, src: np.ndarray) -> np.ndarray:
+        if not isinstance(src, np.ndarray) or src.shape != self.source_shape or src.dtype != np.uint8:
+            got = f"{src.dtype} {src.shape}" if isinstance(src, np.ndarray) else type(src).__name__
+            raise ValueError(f"luma plane is {got} but the downscaler was made for uint8 {self.source_shape}: "
+                             "make one per source size")
         if self.factor == 1:
             return src
         _area_downscale(src, self.factor, self._m, self._colsum, self._out)
@@ -122,17 +128,20 @@ class AreaDownscaler:
 
 
 def area_downscale(src: np.ndarray, f: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Validated one-off form of the kernel (tests, tools); allocates `out` if absent."""
-    if src.dtype != np.uint8 or src.ndim != 2:
-        raise ValueError(f"src must be a 2-D uint8 luma plane (got {src.dtype}, ndim={src.ndim})")
+    """Validated one-off form of the kernel (tests, tools); allocates `out` if absent.
+    src and out: uint8, any strides."""
+    if not isinstance(src, np.ndarray) or src.dtype != np.uint8 or src.ndim != 2:
+        got = f"{src.dtype}, ndim={src.ndim}" if isinstance(src, np.ndarray) else type(src).__name__
+        raise ValueError(f"src must be a 2-D uint8 luma plane (got {got}): pass the frame's Y plane")
     if f < 1 or f > min(src.shape[0], src.shape[1], MAX_FACTOR):
         raise ValueError(f"factor must be between 1 and {min(src.shape[0], src.shape[1], MAX_FACTOR)} "
                          f"for shape {src.shape} (got {f})")
     shape = (src.shape[0] // f, src.shape[1] // f)
     if out is None:
         out = np.empty(shape, np.uint8)
-    elif out.shape != shape or out.dtype != np.uint8:
-        raise ValueError(f"out must be uint8 {shape} for factor {f} (got {out.dtype} {out.shape})")
+    elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint8:
+        got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise ValueError(f"out must be uint8 {shape} for factor {f} (got {got}): allocate it at src's size // f")
     _area_downscale(src, f, reciprocal(f), np.empty(shape[1] * f, np.uint16), out)
     return out
 

@@ -64,6 +64,7 @@ from typing import Sequence
 import numpy as np
 
 from vca.contour import ContourEvidence
+from vca.contracts import describe
 from vca.blobs import MAX_BLOBS, BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator
 from vca.mask import grow_mask, rasterize_areas, validate_regions
@@ -173,9 +174,9 @@ class ChannelAnalyzer:
 
     def step(self, luma: np.ndarray, t: float) -> int:
         """Analyse one frame; returns number of active targets. Sets self.scene_change (bool, this frame declared one) and self.settling (bool)."""
-        if luma.shape != self.foreground.shape:
-            raise ValueError(f"frame is {luma.shape[1::-1]} but the analyzer was made for "
-                             f"{self.width}x{self.height}: create it with the capture's analysis size")
+        if not isinstance(luma, np.ndarray) or luma.shape != self.foreground.shape or luma.dtype != np.uint8:
+            raise ValueError(f"frame is {describe(luma)} but the analyzer takes uint8 {self.width}x{self.height} "
+                             "luma (rows may be strided): create it with the capture's analysis size")
         t = float(t)
         dt = 0.0 if self._t_prev is None or t < self._t_prev else t - self._t_prev
         self._t_prev = t

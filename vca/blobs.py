@@ -54,6 +54,7 @@ from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from vca.bits import pack_rows, rows_contiguous, words_per_row
+from vca.contracts import ArrayContract
 
 MAX_BLOBS = 256
 
@@ -240,7 +241,8 @@ class BlobFinder:
         self.height, self.width = int(height), int(width)
         self.image = np.zeros((self.height, self.width), np.uint8)
         self._bits = np.zeros((self.height, words_per_row(self.width)), np.uint64)
-        self._bits_shape = self._bits.shape
+        self._fg_bits = ArrayContract("packed foreground", np.uint64, self._bits.shape,
+                                      "pass the model's fg_bits at the analysis size")
         max_runs = max_runs_for(self.height, self.width, max_blobs)
         self._runs = np.zeros((max_runs, 3), np.int32)
         self._comp = np.zeros(max_runs, np.int32)
@@ -261,19 +263,19 @@ class BlobFinder:
         """Blobs of packed foreground `bits` (uint64 (H, ceil(W/64)), layout:
         vca.bits, e.g. BackgroundModel.fg_bits) with at least min_pixels
         pixels; rows in self.stats[:n]. Per-frame path: no copy, no allocation."""
-        if bits.shape != self._bits_shape or bits.dtype != np.uint64:
-            raise ValueError(f"packed foreground is {bits.dtype} {bits.shape}, blob finder needs uint64 "
-                             f"{self._bits_shape}: pass the model's fg_bits at the analysis size")
+        self._fg_bits.check(bits)
         self.count = _find_blobs_bits(bits, self.row_lo, self.row_hi, min_pixels,
                                       self._runs, self._parent, self._comp, self._acc, self.stats, self.info)
         return self.count
 
     def find(self, min_pixels: int, image: np.ndarray | None = None) -> int:
-        """Blobs of 0/1 `image` (default: self.image) with at least min_pixels; rows in self.stats[:n]."""
+        """Blobs of 0/1 `image` (default: self.image; any dtype, any strides) with at least
+        min_pixels; rows in self.stats[:n]."""
         if image is None:
             image = self.image
-        elif image.shape != self.image.shape:
-            raise ValueError(f"foreground is {image.shape}, blob finder was made for {self.image.shape}")
+        elif not isinstance(image, np.ndarray) or image.shape != self.image.shape:
+            raise ValueError(f"foreground is {getattr(image, 'shape', type(image).__name__)}, blob finder was "
+                             f"made for {self.image.shape}: pass a mask at the analysis size")
         elif image.dtype != np.uint8:
             self.image[...] = image  # deliberate copy: the packer reads bytes
             image = self.image

@@ -34,7 +34,9 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from vca.track_table import T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
+from vca.bits import words_per_row
+from vca.contracts import ArrayContract
+from vca.track_table import N_INT, T_CONFIRMED, T_LIVE, T_MATCHED, T_NEW, T_X0, T_X1, T_Y0, T_Y1
 
 ROW_STEP = 3         # sample every 3rd row of a box (a person: ~30 rows, ~60 crossings)
 INSET = 2            # px each side of the cleaned outline (clean-up moves it by ~1 px)
@@ -154,11 +156,25 @@ class ContourEvidence:
         self.tentative = np.zeros(max_tracks, np.float64)
         self._tally = np.zeros((max_tracks, 2), np.int64)
         self._votes = np.zeros(2, np.int64)
+        self._tr = ArrayContract("tr", np.int64, (max_tracks, N_INT),
+                                 f"pass the track table of a tracker with {max_tracks} slots (vca.tracks.Tracker.tr)")
+        self._luma = ArrayContract("luma", np.uint8, (None, None), "pass the frame's luma plane", contiguous=False)
+        self._mean = ArrayContract("mean", np.int16, (None, None), "pass the model's learned mean (BackgroundModel.mean)")
+        self._fg_bits = ArrayContract("fg_bits", np.uint64, (None, None),
+                                      "pass the model's packed foreground (BackgroundModel.fg_bits)")
 
     def update(self, tr: np.ndarray, luma: np.ndarray, mean: np.ndarray, fg_bits: np.ndarray,
                dt: float) -> int:
         """Fold this frame's outline votes in (dt: seconds since the last analysed frame;
-        fg_bits: the packed cleaned foreground, BackgroundModel.fg_bits)."""
+        fg_bits: the packed cleaned foreground, BackgroundModel.fg_bits). luma may be a strided
+        view; mean and fg_bits are the model's, at the frame's size."""
+        self._tr.check(tr)
+        self._luma.check(luma)
+        new = self._mean.check(mean)
+        if (self._fg_bits.check(fg_bits) or new) and fg_bits.shape != (mean.shape[0], words_per_row(mean.shape[1])):
+            raise ValueError(f"mean is {mean.shape} but fg_bits {fg_bits.shape}: pass the model's mean and fg_bits")
+        if luma.shape != mean.shape:
+            raise ValueError(f"luma is {luma.shape} but mean {mean.shape}: pass frames at the model's size")
         a = 1.0 - math.exp(-max(dt, 0.0) / TAU)
         return _update_ghost_share(tr, luma, mean, fg_bits, luma.shape[1], a, self.share, self._tally,
                                    self.tentative, self._votes)

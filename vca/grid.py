@@ -49,8 +49,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from vca.contracts import ArrayContract
 from vca.mask import MAX_AREAS
-from vca.track_table import (MAX_TRACKS, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY,
+from vca.track_table import (MAX_TRACKS, N_FLOAT, N_INT, T_BORN, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_LIVE, T_LX, T_LY,
                              T_MATCHED, T_NEW)
 
 DEFAULT_COLUMNS = 64
@@ -171,10 +172,18 @@ class GridAccumulator:
         self.area_dwell = np.zeros(1 + MAX_AREAS, np.float64)
         self._cell_last = np.full((max_tracks, n_cells), _NEVER, np.float32)
         self._area_last = np.full((max_tracks, 1 + MAX_AREAS), _NEVER, np.float32)
+        table = f"pass the track table of a tracker with {max_tracks} slots (vca.tracks.Tracker.tr, .trf)"
+        self._tr = ArrayContract("tr", np.int64, (max_tracks, N_INT), table)
+        self._trf = ArrayContract("trf", np.float64, (max_tracks, N_FLOAT), table)
+        self._labels = ArrayContract("labels", np.uint8, (height, width),
+                                     "pass the area labels at the analysis size (vca.mask.rasterize_areas)")
 
     def accumulate(self, tr: np.ndarray, trf: np.ndarray, labels: np.ndarray, now: float,
                    grace: float) -> int:
         """Credit the tracks matched on this frame (see DEFINITIONS); returns how many were credited."""
+        self._tr.check(tr)
+        self._trf.check(trf)
+        self._labels.check(labels)
         return _accumulate(tr, trf, labels, self.row_of_y, self.col_of_x, self.columns, self._step, float(now),
                            float(grace), DT_CAP, self._cell_last, self._area_last, self._visits_flat,
                            self._dwell_flat, self.area_visits, self.area_dwell)

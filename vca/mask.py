@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 from numba import njit
 
+from vca.contracts import describe
 from vca.limits import MAX_AREAS, MAX_POINTS, MIN_POINTS
 
 
@@ -127,9 +128,12 @@ def _grow(mask, margin, tmp, out):
 
 
 def grow_mask(mask: np.ndarray, margin: int, out: np.ndarray) -> np.ndarray:
-    """Grow a 0/1 uint8 (H, W) mask by `margin` pixels in every direction (square) into `out`."""
-    if mask.shape != out.shape or mask.dtype != np.uint8 or out.dtype != np.uint8:
-        raise ValueError("grow_mask needs uint8 mask and out arrays of the same shape")
+    """Grow a 0/1 uint8 (H, W) mask by `margin` pixels in every direction (square) into `out`
+    (both any strides)."""
+    if (not isinstance(mask, np.ndarray) or not isinstance(out, np.ndarray) or mask.ndim != 2
+            or mask.shape != out.shape or mask.dtype != np.uint8 or out.dtype != np.uint8):
+        raise ValueError(f"mask is {describe(mask)} and out {describe(out)}: grow_mask needs uint8 (H, W) "
+                         "mask and out arrays of the same shape")
     if margin < 0:
         raise ValueError(f"margin {margin}: give 0 or more pixels")
     _grow(mask, int(margin), np.empty_like(mask), out)
@@ -167,12 +171,14 @@ def validate_regions(regions: Sequence[Sequence[tuple[float, float]]]):
 
 def rasterize_areas(regions: Sequence[Sequence[tuple[float, float]]],
                     labels_out: np.ndarray, any_out: np.ndarray) -> int:
-    """Rasterise `regions` into `labels_out` and `any_out` (both uint8 (H, W)); returns the area count."""
+    """Rasterise `regions` into `labels_out` and `any_out` (both uint8 (H, W), any strides); returns the
+    area count."""
     for name, arr in (("labels_out", labels_out), ("any_out", any_out)):
-        if arr.dtype != np.uint8 or arr.ndim != 2:
-            raise ValueError(f"{name} must be a uint8 (H, W) array, got {arr.dtype} {arr.shape}")
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.ndim != 2:
+            raise ValueError(f"{name} must be a uint8 (H, W) array, got {describe(arr)}: pass one at the analysis size")
     if labels_out.shape != any_out.shape:
-        raise ValueError(f"labels_out {labels_out.shape} and any_out {any_out.shape} must have the same shape")
+        raise ValueError(f"labels_out {labels_out.shape} and any_out {any_out.shape} must have the same shape: "
+                         "pass both at the analysis size")
     px, py, counts = validate_regions(regions)
     n = int(np.count_nonzero(counts))
     _rasterize(px, py, counts, n, np.zeros(MAX_POINTS), labels_out, any_out)

@@ -18,6 +18,7 @@ from numba import njit
 
 from vca.bits import ALL_ONES as _ALL
 from vca.bits import last_word_mask, pack_rows, rows_contiguous, unpack_rows, words_per_row
+from vca.contracts import ArrayContract
 
 
 @njit(cache=True, nogil=True)
@@ -194,13 +195,20 @@ class Cleaner:
         self._tmp = np.zeros((height, nw), np.uint64)
         self._tmp2 = np.zeros((height, nw), np.uint64)
         self.every_row = np.ones(height, np.uint8)  # unpack flags: the whole mask
+        packed = "pass packed rows (vca.bits) at the cleaner's size"
+        self._in_bits = ArrayContract("bits", np.uint64, (height, nw), packed)
+        self._out_bits = ArrayContract("out", np.uint64, (height, nw), packed)
 
     def clean_bits(self, bits: np.ndarray, out: np.ndarray) -> None:
-        """Open-then-close packed `bits` into packed `out` (no allocation)."""
+        """Open-then-close packed `bits` into packed `out`, a distinct array (no allocation)."""
+        self._in_bits.check(bits)
+        self._out_bits.check(out)
+        if out is bits:
+            raise ValueError("out is bits: pass a separate array for the cleaned rows")
         open_close_bits(bits, out, self._tmp, self._tmp2, self.last_valid)
 
     def clean(self, mask: np.ndarray, out: np.ndarray) -> None:
-        """Open-then-close a uint8 0/1 (H, W) mask into uint8 (H, W) `out`."""
+        """Open-then-close a uint8 0/1 (H, W) mask into uint8 (H, W) `out` (both any strides)."""
         _check_mask(mask, self.height, self.width, "mask")
         _check_mask(out, self.height, self.width, "out")
         pack_rows(mask, self.bits, rows_contiguous(mask))

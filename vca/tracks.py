@@ -113,7 +113,9 @@ import math
 import numpy as np
 from numba import njit
 
+from vca.bits import words_per_row
 from vca.blobs import FX, FY, MAX_BLOBS, N_STATS, X0, X1, Y0, Y1
+from vca.contracts import ArrayContract
 from vca.track_table import (MAX_TRACKS, N_FLOAT, N_INT, T_BORN, T_BX, T_BY, T_CONFIRMED, T_CREDIT, T_FX,
                              T_FY, T_GROUP, T_HELD, T_HITS, T_HOLDER, T_ID, T_LIVE, T_LX, T_LY, T_MATCHED,
                              T_NEW, T_OX, T_OY, T_PAIR, T_PAIRED, T_PX0, T_PX1, T_PY0, T_PY1, T_REAL,
@@ -844,6 +846,12 @@ class Tracker:
         self._old_centre = np.zeros((max_tracks, 2), np.float64)
         self._group_blob = np.full(max_tracks, -1, np.int32)
         self.active = 0
+        self._stats = ArrayContract("stats", np.int64, (None, N_STATS),
+                                    "pass the blob finder's statistics rows (vca.blobs.BlobFinder.stats)")
+        share = f"pass one share per track slot (vca.contour.ContourEvidence({max_tracks}))"
+        self._ghost = ArrayContract("ghost", np.float64, (max_tracks,), share)
+        self._share = ArrayContract("ghost_share", np.float64, (max_tracks,), share)
+        self._bits = ArrayContract("bits", np.uint64, (None, None), "pass packed rows (vca.bits) of the frame")
 
     @property
     def max_tracks(self) -> int:
@@ -852,7 +860,14 @@ class Tracker:
     def update(self, stats: np.ndarray, n_blobs: int, now: float, ghost: np.ndarray | None = None) -> int:
         """Associate stats[:n_blobs] (vca.blobs rows) at analysed time `now`; returns confirmed
         live tracks. ghost: float64 (max_tracks,) unconfirmed tracks' ghost share
-        (vca.contour.ContourEvidence.tentative); None: no evidence, every track a person."""
+        (vca.contour.ContourEvidence.tentative); None: no evidence, every track a person.
+        Blobs past the tracker's max_blobs are ignored."""
+        self._stats.check(stats)
+        if ghost is not None:
+            self._ghost.check(ghost)
+        if not 0 <= n_blobs <= stats.shape[0]:
+            raise ValueError(f"n_blobs is {n_blobs} but stats has {stats.shape[0]} rows: "
+                             "pass the count the blob finder returned")
         n = min(int(n_blobs), self.owner.shape[0])
         self.active = _update_tracks(stats, n, float(now), self.grace, self.height, self.width,
                                      self.tr, self.trf, self.owner, self._next_id,
@@ -864,7 +879,12 @@ class Tracker:
                 margin: int, bits: np.ndarray) -> int:
         """Write the boxes of live confirmed tracks standing still (at most max_speed box
         sizes per second) whose ghost share is at most max_share, grown by margin px,
-        into packed bits (H, NW)."""
+        into packed bits (H, NW), NW = words_per_row(width)."""
+        self._share.check(ghost_share)
+        self._bits.check(bits)
+        if bits.shape[1] != words_per_row(width):
+            raise ValueError(f"bits has {bits.shape[1]} words per row but a {width}-pixel row packs into "
+                             f"{words_per_row(width)}: pass packed rows (vca.bits) of the frame")
         return _protect_targets(self.tr, self.trf, ghost_share, float(max_share), float(max_speed),
                                 int(width), int(margin), bits)
 
