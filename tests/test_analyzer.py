@@ -10,43 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.clips import make_clip
+from tests.naive import slow_rim_votes
 from vca.analyzer import ChannelAnalyzer, GridTotals
 from vca.bits import pack
 from vca.params import HeatMapParams
 
-try:
-    from vca.background import BackgroundModel
-except ImportError:  # until the foreground stage lands: a plain running average, in this test only
-    BackgroundModel = None
-
 W, H, FPS = 320, 180, 25
 DT = 1.0 / FPS
 AREA = [(0.35, 0.3), (0.7, 0.3), (0.7, 0.95), (0.35, 0.95)]   # x 112..224, y 54..171
-
-
-class RunningAverage:
-    """Placeholder foreground stage with the BackgroundModel API (used only if vca.background is absent)."""
-
-    def __init__(self, height, width):
-        self.mean = None
-        self.background = np.zeros((height, width), np.uint8)
-
-    def set_params(self, params):
-        pass
-
-    def apply(self, luma, t, area_mask, fg_out):
-        x = luma.astype(np.float32)
-        if self.mean is None:
-            self.mean = x.copy()
-        fg = (np.abs(x - self.mean) > 25) & (area_mask > 0)
-        self.mean = np.where(fg, self.mean, 0.95 * self.mean + 0.05 * x)
-        fg_out[...] = fg
-        self.background[...] = self.mean.astype(np.uint8)
-        return 0
-
-
-def make_model(h, w):
-    return BackgroundModel(h, w) if BackgroundModel is not None else RunningAverage(h, w)
 
 
 def textured_background(rng):
@@ -115,7 +86,7 @@ def run_clip(path, regions=(AREA,), params=HeatMapParams(), **kw):
     actives = []
     for luma, t in decoded_luma(path):
         if an is None:
-            an = ChannelAnalyzer(luma.shape[0], luma.shape[1], model=make_model(*luma.shape), **kw)
+            an = ChannelAnalyzer(luma.shape[0], luma.shape[1], **kw)
             an.configure(list(regions), params)
         actives.append(an.step(luma, t))
     return an, actives
@@ -154,7 +125,6 @@ def test_no_area_no_counts(walker_clip):
     assert totals.visits_total == 0 and totals.visits.sum() == 0 and totals.area_visits.shape == (0,)
 
 
-@pytest.mark.skipif(BackgroundModel is None, reason="vca.background not there yet: scene changes are its job")
 def test_global_brightness_jump_gives_zero_visits(tmp_path):
     rng = np.random.default_rng(3)
     bg = textured_background(rng)
@@ -259,27 +229,6 @@ def test_bad_input_errors_name_the_fix():
     assert an.n_areas == 1                      # a rejected configuration changes nothing
 
 
-def twin_rim_votes(luma, mean, fg, x0, y0, x1, y1):
-    """Pure Python twin of vca.contour._rim_votes: [ghost votes, all votes]."""
-    from vca import contour as C
-    h, w = fg.shape
-    ghost = total = 0
-    for y in range(max(y0, 0), min(y1, h - 1) + 1, C.ROW_STEP):
-        for x in range(max(x0 - 1, C.INSET), min(x1, w - 2 - C.INSET) + 1):
-            if fg[y, x] == fg[y, x + 1]:
-                continue
-            p, q = (x - C.INSET, x + 1 + C.INSET) if fg[y, x] else (x + 1 + C.INSET, x - C.INSET)
-            if not fg[y, p] or fg[y, q]:
-                continue
-            e_f = abs(int(luma[y, p]) - int(luma[y, q])) * C.SCALE
-            e_m = abs(int(mean[y, p]) - int(mean[y, q]))
-            g = e_m > C.RATIO * e_f and e_m >= C.MIN_EDGE * C.SCALE
-            f = e_f > C.RATIO * e_m and e_f >= C.MIN_EDGE * C.SCALE
-            ghost += g
-            total += g or f
-    return [ghost, total]
-
-
 @pytest.mark.parametrize("kind", ["person", "ghost", "noise"])
 def test_outline_votes_tell_a_person_from_a_ghost_and_match_their_twin(kind):
     from vca.contour import _rim_votes
@@ -297,7 +246,7 @@ def test_outline_votes_tell_a_person_from_a_ghost_and_match_their_twin(kind):
     mean = mean.astype(np.int16)
     out = np.zeros(2, np.int64)
     _rim_votes(luma, mean, pack(fg), w, 30, 10, 49, 49, out)
-    assert out.tolist() == twin_rim_votes(luma, mean, fg, 30, 10, 49, 49)
+    assert out.tolist() == slow_rim_votes(luma, mean, fg, 30, 10, 49, 49)
     if kind == "noise":       # neither edge: no votes at all
         assert out[1] == 0
     else:
@@ -318,7 +267,7 @@ def test_outline_votes_on_packed_rows_match_the_twin_anywhere(seed, width, box):
     x0, y0, x1, y1 = box
     out = np.zeros(2, np.int64)
     _rim_votes(luma, mean, pack(fg), width, x0, y0, x1, y1, out)
-    assert out.tolist() == twin_rim_votes(luma, mean, fg, x0, y0, x1, y1)
+    assert out.tolist() == slow_rim_votes(luma, mean, fg, x0, y0, x1, y1)
 
 
 def test_unconfirmed_ghost_tallies_ghost_votes_since_birth_and_a_person_none():

@@ -1,41 +1,16 @@
 """Blobs: 8-connected components agree with a slow BFS; Minimum Target Size keeps people, drops specks."""
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tests.naive import slow_components, slow_pack
 from vca.blobs import (AREA, FX, FY, SUMX, SUMY, X0, X1, Y0, Y1, BlobFinder, find_blobs,
                        max_runs_for, min_target_pixels, min_target_share)
-
-
-def slow_components(img):
-    """Pure-Python BFS, 8-connectivity: list of (area, x0, y0, x1, y1, sumx, sumy)."""
-    h, w = img.shape
-    seen = np.zeros_like(img, bool)
-    out = []
-    for y in range(h):
-        for x in range(w):
-            if img[y, x] and not seen[y, x]:
-                q = deque([(y, x)])
-                seen[y, x] = True
-                pix = []
-                while q:
-                    cy, cx = q.popleft()
-                    pix.append((cy, cx))
-                    for dy in (-1, 0, 1):
-                        for dx in (-1, 0, 1):
-                            ny, nx = cy + dy, cx + dx
-                            if 0 <= ny < h and 0 <= nx < w and img[ny, nx] and not seen[ny, nx]:
-                                seen[ny, nx] = True
-                                q.append((ny, nx))
-                ys = [p[0] for p in pix]
-                xs = [p[1] for p in pix]
-                out.append((len(pix), min(xs), min(ys), max(xs), max(ys), sum(xs), sum(ys)))
-    return out
 
 
 def as_tuples(stats):
@@ -136,14 +111,6 @@ def test_row_limit_reads_only_those_rows():
     assert finder.find(1) == 3
 
 
-def pack_rows(img):
-    """Pure-NumPy twin of the packed layout: pixel c at bit c % 64 of word c // 64, padding 0."""
-    h, w = img.shape
-    padded = np.zeros((h, -(-w // 64) * 64), np.uint8)
-    padded[:, :w] = img != 0
-    return np.packbits(padded, axis=1, bitorder="little").view("<u8").astype(np.uint64)
-
-
 def raster_order(stats):
     return [(int(s[AREA]), int(s[X0]), int(s[Y0]), int(s[X1]), int(s[Y1]), int(s[SUMX]), int(s[SUMY]))
             for s in stats]
@@ -173,7 +140,7 @@ def packed_masks(draw):
 @given(img=packed_masks())
 def test_packed_foreground_matches_slow_bfs_in_raster_order(img):
     finder = BlobFinder(*img.shape)
-    n = finder.find_bits(1, pack_rows(img))
+    n = finder.find_bits(1, slow_pack(img))
     assert raster_order(finder.stats[:n]) == slow_components(img)
 
 
@@ -184,7 +151,7 @@ def test_a_run_across_three_words_is_one_blob_with_exact_sums():
     img[2, 140] = 1                             # touches it diagonally past its end
     img[2, 142] = 1                             # one column too far: separate
     finder = BlobFinder(3, 200)
-    n = finder.find_bits(1, pack_rows(img))
+    n = finder.find_bits(1, slow_pack(img))
     assert raster_order(finder.stats[:n]) == slow_components(img)
     assert n == 2 and finder.stats[0][AREA] == 82 and finder.info[0] == 2
 
@@ -192,7 +159,7 @@ def test_a_run_across_three_words_is_one_blob_with_exact_sums():
 def test_packed_rows_outside_the_limit_are_never_read():
     img = np.zeros((20, 130), np.uint8)
     img[8:12, 60:70] = 1
-    bits = pack_rows(img)
+    bits = slow_pack(img)
     bits[:5] = ~np.uint64(0)                    # garbage, padding bits included, above the limit
     bits[15:] = ~np.uint64(0)                   # and below it
     finder = BlobFinder(20, 130)
@@ -211,7 +178,7 @@ def test_overflowing_runs_keep_the_first_in_raster_order_and_count_the_rest():
     seen = np.zeros_like(img)
     ys, xs = np.nonzero(img)
     seen[ys[:slots], xs[:slots]] = 1
-    assert finder.find_bits(1, pack_rows(img)) == 4
+    assert finder.find_bits(1, slow_pack(img)) == 4
     assert raster_order(finder.stats[:4]) == slow_components(seen)[:4]
     # [components, kept, dropped for want of blob rows, runs dropped]
     assert finder.info.tolist() == [slots, 4, slots - 4, 32 * 35 - slots]
@@ -229,6 +196,6 @@ def test_single_pixels_at_word_edges_are_each_found():
         img[2 * i, c] = 1                       # every other row: none of them touch
     img[12, 64:] = 1                            # a run starting exactly on a word and running to the edge
     finder = BlobFinder(13, 130)
-    n = finder.find_bits(1, pack_rows(img))
+    n = finder.find_bits(1, slow_pack(img))
     assert [(int(s[X0]), int(s[Y0]), int(s[X1])) for s in finder.stats[:n]] == [
         (0, 0, 0), (63, 2, 63), (64, 4, 64), (127, 6, 127), (128, 8, 128), (129, 10, 129), (64, 12, 129)]

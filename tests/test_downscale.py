@@ -1,4 +1,4 @@
-"""Integer-factor area downscale against a slow NumPy reference."""
+"""Integer-factor area downscale against its slow twin (tests/naive.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,15 +8,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hal.capture import PyAVCapture
+from tests.naive import slow_downscale
 from hal.downscale import (MAX_FACTOR, RECIPROCAL_BITS, AreaDownscaler, area_downscale,
                            downscale_factor, reciprocal)
-
-
-def reference_downscale(src: np.ndarray, f: int) -> np.ndarray:
-    """Obvious twin of `_area_downscale`: block means, rounded half up."""
-    oh, ow = src.shape[0] // f, src.shape[1] // f
-    blocks = src[:oh * f, :ow * f].astype(np.int64).reshape(oh, f, ow, f)
-    return ((blocks.sum(axis=(1, 3)) + (f * f) // 2) // (f * f)).astype(np.uint8)
 
 
 @pytest.mark.parametrize("width, asked, factor", [
@@ -38,7 +32,7 @@ def test_kernel_matches_reference_on_strided_views(src, f, pad):
     padded = np.zeros((src.shape[0], src.shape[1] + pad), np.uint8)
     padded[:, :src.shape[1]] = src
     view = padded[:, :src.shape[1]]
-    np.testing.assert_array_equal(area_downscale(view, f), reference_downscale(src, f))
+    np.testing.assert_array_equal(area_downscale(view, f), slow_downscale(src, f))
 
 
 def test_downscaler_is_zero_copy_at_factor_one_and_reuses_its_buffer():
@@ -49,7 +43,7 @@ def test_downscaler_is_zero_copy_at_factor_one_and_reuses_its_buffer():
     a = half(frame)
     b = half(frame[::-1])
     assert a is b and a.shape == (60, 80)
-    np.testing.assert_array_equal(b, reference_downscale(frame[::-1], 2))
+    np.testing.assert_array_equal(b, slow_downscale(frame[::-1], 2))
 
 
 def test_decoded_frames_downscale_like_the_reference(clip):
@@ -59,7 +53,7 @@ def test_decoded_frames_downscale_like_the_reference(clip):
         assert small.info.analysis_width == 106 and small.info.analysis_height == 60   # f = 3
         assert (small.info.width, small.info.height) == (320, 180)
         for _ in frames:
-            want = reference_downscale(full.read().luma, 3)
+            want = slow_downscale(full.read().luma, 3)
             np.testing.assert_array_equal(small.read().luma, want)
 
 
@@ -85,7 +79,7 @@ def test_each_kernel_branch_matches_the_reference_at_camera_sizes(f):
     rng = np.random.default_rng(f)
     src = rng.integers(0, 256, (9 * f + 1, 64 * f + 3), dtype=np.uint8)
     src[:f, :f] = 255  # a saturated block: the largest sum each branch sees
-    np.testing.assert_array_equal(area_downscale(src, f), reference_downscale(src, f))
+    np.testing.assert_array_equal(area_downscale(src, f), slow_downscale(src, f))
 
 
 def test_factor_is_capped_so_column_sums_fit():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from tests.naive import slow_accumulate
 from vca.blobs import BlobFinder, min_target_pixels
 from vca.grid import DT_CAP, GridAccumulator, default_rows
 from vca.mask import area_labels
@@ -163,40 +164,6 @@ def test_default_rows_square_cells():
 
 
 # --- the fast kernel against a slow twin on arbitrary track states ---------------------------
-
-def slow_accumulate(tr, trf, labels, rows, cols, step, now, grace, cell_last, area_last, acc):
-    h, w = labels.shape
-    for i in range(tr.shape[0]):
-        if tr[i, T_NEW]:
-            cell_last[i] = -1e30
-            area_last[i] = -1e30
-        if not (tr[i, T_LIVE] and tr[i, T_MATCHED] and tr[i, T_CONFIRMED]):
-            continue
-        fx, fy, lx, ly = tr[i, T_FX], tr[i, T_FY], tr[i, T_LX], tr[i, T_LY]
-        rel = np.float32(now - trf[i, T_BORN])
-
-        def visit(x, y):
-            k = labels[y, x]
-            if not k:
-                return None
-            c = (y * rows // h) * cols + x * cols // w
-            for table, idx, key in ((cell_last, c, "v"), (area_last, k, "av"), (area_last, 0, "av")):
-                if rel - table[i, idx] > grace:
-                    acc[key][idx] += 1
-                table[i, idx] = rel
-            return c, k
-
-        # the path, sampled every `step` px (floor division towards the start), then the footprint;
-        # the credit is shared by the samples after the first (the previous footprint)
-        n = int(max(abs(fx - lx), abs(fy - ly)) / step)
-        share = min(trf[i, T_CREDIT], DT_CAP) / max(n, 1)
-        hits = [visit(lx + (fx - lx) * s // n, ly + (fy - ly) * s // n) for s in range(n)]
-        hits = hits[1:] + [visit(fx, fy)]
-        for c, k in filter(None, hits):
-            acc["d"][c] += share
-            acc["ad"][k] += share
-            acc["ad"][0] += share
-
 
 track_row = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1),
                       st.integers(0, 31), st.integers(0, 23), st.integers(0, 31), st.integers(0, 23),

@@ -5,33 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from tests.naive import slow_grow, slow_labels
 from vca.mask import area_labels, grow_mask, rasterize_areas
-
-
-def slow_inside(poly, x, y):
-    """PNPOLY crossing-number test, pure Python."""
-    inside = False
-    n = len(poly)
-    j = n - 1
-    for i in range(n):
-        xi, yi = poly[i]
-        xj, yj = poly[j]
-        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-            inside = not inside
-        j = i
-    return inside
-
-
-def slow_labels(regions, h, w):
-    out = np.zeros((h, w), np.uint8)
-    for yy in range(h):
-        for xx in range(w):
-            cx, cy = (xx + 0.5) / w, (yy + 0.5) / h
-            for k, poly in enumerate(regions):
-                if slow_inside([(float(a), float(b)) for a, b in poly], cx, cy):
-                    out[yy, xx] = k + 1
-                    break
-    return out
 
 
 coord = st.floats(0.0, 1.0, allow_nan=False)
@@ -91,8 +66,4 @@ def test_bad_areas_give_one_line_naming_the_fix(regions, words):
     lambda w: st.lists(st.integers(0, 1), min_size=h * w, max_size=h * w).map(
         lambda v: np.array(v, np.uint8).reshape(h, w)))), margin=st.integers(0, 6))
 def test_grow_matches_slow_square_dilation(mask, margin):
-    h, w = mask.shape
-    expected = np.zeros_like(mask)
-    for y, x in zip(*np.nonzero(mask)):
-        expected[max(y - margin, 0):y + margin + 1, max(x - margin, 0):x + margin + 1] = 1
-    np.testing.assert_array_equal(grow_mask(mask, margin, np.zeros_like(mask)), expected)
+    np.testing.assert_array_equal(grow_mask(mask, margin, np.zeros_like(mask)), slow_grow(mask, margin))

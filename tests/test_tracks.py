@@ -1,9 +1,18 @@
 """Tracks: stable ids across motion, occlusion, fragmentation and merges; flicker never confirmed."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.naive import ReferenceTracker, kernel_view, slow_protect
 from vca.blobs import BlobFinder
 from vca.track_table import T_FX, T_FY, T_ID, T_LIVE
 from vca.tracks import Tracker
@@ -206,15 +215,17 @@ def test_newcomer_in_two_pieces_is_one_track():
 
 def test_walker_leaving_at_an_edge_is_not_the_newcomer_entering_there():
     s = Scene(height=H, width=W)
+    confirmed = set()
     for f in range(40):                           # walks out of the right edge at 75 px/s
         x = 100 + 3 * f
         s.frame(f * DT, (x, 20, min(12, W - x), 30) if x < W else (0, 0, 0, 0))
-    first = s.tracker.confirmed_ids()
+        confirmed.update(s.tracker.confirmed_ids())
+    assert confirmed == {1}                       # counted while in view...
+    assert s.tracker.live_ids() == []             # ...and ended once predicted out of the frame
     for f in range(40, 80):                       # 0.2 s later someone walks in there
         x = W - 3 * (f - 40)
         s.frame(f * DT, (max(x, 0), 24, min(12, W - x), 30))
-    assert first == [] or s.tracker.confirmed_ids() != first
-    assert s.tracker.confirmed_ids() and s.tracker.confirmed_ids()[0] > 1
+    assert s.tracker.live_ids() == s.tracker.confirmed_ids() == [2]
 
 
 def test_walker_handing_over_at_the_edge_to_a_newcomer_in_one_blob_is_two_targets():
@@ -233,21 +244,6 @@ def test_walker_handing_over_at_the_edge_to_a_newcomer_in_one_blob_is_two_target
     assert len(ids) == 2
 
 
-def twin_protect(tr, trf, share, max_share, max_speed, w, margin, shape):
-    """Pure NumPy twin of _protect_targets: a 0/1 image of the marked pixels."""
-    from vca.track_table import T_CONFIRMED, T_VX, T_VY, T_X0, T_X1, T_Y0, T_Y1
-    img = np.zeros(shape, np.uint8)
-    for t in range(tr.shape[0]):
-        if not tr[t, T_LIVE] or not tr[t, T_CONFIRMED] or share[t] > max_share:
-            continue
-        size = max(tr[t, T_X1] - tr[t, T_X0] + 1, tr[t, T_Y1] - tr[t, T_Y0] + 1)
-        if np.hypot(trf[t, T_VX], trf[t, T_VY]) > max_speed * size:
-            continue
-        img[max(tr[t, T_Y0] - margin, 0):tr[t, T_Y1] + margin + 1,
-            max(tr[t, T_X0] - margin, 0):min(tr[t, T_X1] + margin, w - 1) + 1] = 1
-    return img
-
-
 def test_protected_pixels_are_still_confirmed_targets_whose_outline_is_theirs():
     s = Scene(height=H, width=W)
     for f in range(60):                           # one walks up to x=70 and stands, one keeps walking
@@ -257,7 +253,195 @@ def test_protected_pixels_are_still_confirmed_targets_whose_outline_is_theirs():
     for share in (np.zeros(tr.shape[0]), np.where(tr[:, T_ID] == 1, 0.9, 0.0)):
         n = s.tracker.protect(share, 0.5, 0.3, W, 3, bits)
         got = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :W]
-        want = twin_protect(tr, trf, share, 0.5, 0.3, W, 3, (H, W))
+        want = slow_protect(tr, trf, share, 0.5, 0.3, W, 3, (H, W))
         assert np.array_equal(got, want)
         # the stander is marked unless its outline is the model's (a ghost); the walker never
         assert n == (1 if share.max() == 0 else 0)
+
+
+# -- the kernel against the slow reference (tests/naive.py) on generated scenes ----------------
+
+@dataclass(frozen=True)
+class Walker:
+    """A person in a generated scene: a w x h box from (x, y) at (vx, vy) px per frame."""
+
+    start: int
+    x: float
+    y: float
+    vx: float
+    vy: float
+    w: int
+    h: int
+    gap: int = 0               # rows between torso and legs, seen as two blobs (0: one blob)
+    joined: int = 10 ** 6      # from this frame on torso and legs are one blob again
+    stop: int = 10 ** 6        # from this frame on it stands still
+    unseen: frozenset = frozenset()   # frames its blob is missed
+
+    def boxes(self, f):
+        if f < self.start or f in self.unseen:
+            return []
+        k = min(f, self.stop) - self.start
+        x, y = int(self.x + self.vx * k), int(self.y + self.vy * k)
+        if self.gap == 0 or f >= self.joined:
+            return [(x, y, self.w, self.h)]
+        torso = self.h // 2
+        return [(x, y, self.w, torso), (x + 1, y + torso + self.gap, max(self.w - 2, 2), self.h - torso)]
+
+
+def paint(finder, boxes):
+    finder.image[:] = 0
+    for x, y, w, h in boxes:
+        finder.image[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = 1
+    return finder.find(1)
+
+
+def ghost_shares(kind, max_tracks):
+    if kind is None:
+        return None
+    return np.array([0.9 if kind == "ghost" or (kind == "mixed" and i % 3 == 0) else 0.0
+                     for i in range(max_tracks)])
+
+
+def compare_with_reference(walkers, noise, dts, ghost, max_tracks=64, max_blobs=256, grace=1.0, edges=True):
+    """Both trackers over the scene; the same table, blob owners and count on every frame.
+    Returns how many frames had a confirmed track (so a scene that says nothing shows)."""
+    kw = dict(height=H, width=W) if edges else {}
+    kernel = Tracker(max_tracks, max_blobs, grace, **kw)
+    reference = ReferenceTracker(max_tracks, max_blobs, grace, **kw)
+    finder = BlobFinder(H, W)
+    shares = ghost_shares(ghost, max_tracks)
+    now, confirmed = 0.0, 0
+    for f, dt in enumerate(dts):
+        now += dt
+        boxes = [b for w in walkers for b in w.boxes(f)] + [b[1:] for b in noise if b[0] == f]
+        n = paint(finder, boxes)
+        active = kernel.update(finder.stats, n, now, shares)
+        assert active == reference.update(finder.stats, n, now, shares), f
+        tr, trf = kernel_view(kernel.tr, kernel.trf)
+        want_tr, want_trf = reference.table()
+        assert np.array_equal(tr, want_tr), (f, np.argwhere(tr != want_tr).tolist())
+        assert np.array_equal(trf, want_trf, equal_nan=True), f
+        assert kernel.owner[:min(n, max_blobs)].tolist() == reference.owner, f
+        confirmed += active > 0
+    return confirmed
+
+
+coord = st.floats(-20, 170, allow_nan=False)
+walkers = st.builds(
+    Walker, start=st.integers(0, 30), x=coord, y=st.floats(-10, 100), vx=st.floats(-5, 5), vy=st.floats(-2, 2),
+    w=st.integers(4, 18), h=st.integers(8, 44), gap=st.sampled_from([0, 0, 2, 5, 12]),
+    joined=st.integers(0, 90), stop=st.integers(0, 120),
+    unseen=st.frozensets(st.integers(0, 90), max_size=12))
+
+
+@st.composite
+def meetings(draw):
+    """Two people on nearly one line: crossing head-on, or one overtaking the other."""
+    y = draw(st.floats(0, 80))
+    w, h, v = draw(st.integers(8, 14)), draw(st.integers(24, 40)), draw(st.floats(0.5, 4))
+    first = Walker(0, 5.0, y, v, 0.0, w, h, gap=draw(st.sampled_from([0, 0, 12])), joined=draw(st.integers(0, 80)))
+    head_on = draw(st.booleans())
+    second = Walker(draw(st.integers(0, 8)), W - 20.0 if head_on else -5.0, y + draw(st.integers(-6, 6)),
+                    -v if head_on else v * draw(st.floats(1.3, 2.0)), 0.0, w, h,
+                    gap=draw(st.sampled_from([0, 0, 3])), stop=draw(st.integers(20, 120)))
+    return [first, second]
+
+
+@st.composite
+def scenes(draw):
+    people = draw(st.lists(walkers, max_size=3)) + (draw(meetings()) if draw(st.booleans()) else [])
+    n = draw(st.integers(1, 90))
+    dts = [0.0] + draw(st.lists(st.sampled_from([0.04, 0.04, 0.04, 0.2, 0.5, 1.2]), min_size=n - 1, max_size=n - 1))
+    noise = draw(st.lists(st.tuples(st.integers(0, 89), st.integers(0, W), st.integers(0, H),
+                                    st.integers(1, 8), st.integers(1, 8)), max_size=6))
+    return dict(walkers=people, noise=noise, dts=dts, ghost=draw(st.sampled_from([None, "person", "ghost", "mixed"])),
+                max_tracks=draw(st.sampled_from([1, 2, 4, 64])), max_blobs=draw(st.sampled_from([1, 2, 3, 256])),
+                grace=draw(st.sampled_from([0.5, 1.0])), edges=draw(st.booleans()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenes())
+def test_tracker_matches_the_slow_reference_on_generated_scenes(scene):
+    compare_with_reference(**scene)
+
+
+# Scenes with a known story, for the reference and the bounds-checked runs below.
+CROSSING = [Walker(0, 5.0, 40.0, 2.0, 0.0, 10, 30), Walker(2, 140.0, 42.0, -2.0, 0.0, 10, 30)]
+OVERTAKING = [Walker(0, 5.0, 40.0, 1.0, 0.0, 10, 30), Walker(4, -5.0, 44.0, 2.0, 0.0, 11, 30, gap=3)]
+TWO_TRACKS_ONE_PERSON = [Walker(0, 10.0, 20.0, 1.0, 0.0, 12, 36, gap=12, joined=25)]
+STANDING_FADING = [Walker(0, 10.0, 30.0, 2.0, 0.0, 10, 30, stop=20, unseen=frozenset(range(40, 60)))]
+STORIES = {"crossing": CROSSING, "overtaking": OVERTAKING, "two tracks, one person": TWO_TRACKS_ONE_PERSON,
+           "standing, fading": STANDING_FADING, "all at once": CROSSING + OVERTAKING + STANDING_FADING}
+
+
+@pytest.mark.parametrize("story", STORIES)
+def test_tracker_matches_the_slow_reference_on_known_stories(story):
+    # "mixed": every third slot's outline says ghost, so some tracks are never confirmed
+    ghost = "mixed" if story == "all at once" else "person"
+    assert compare_with_reference(STORIES[story], [], [0.0] + [0.04] * 99, ghost) >= 20
+
+
+# -- bounds-checked: no kernel reads or writes outside its arrays -------------------------------
+
+BOUNDSCHECKED = r"""
+import sys
+from numba.core import config
+assert config.BOUNDSCHECK, "NUMBA_BOUNDSCHECK is not set"
+from tests.test_tracks import STORIES, compare_with_reference
+for max_blobs in (1, 2):
+    for max_tracks in (1, 3, 64):
+        for story, walkers in STORIES.items():
+            compare_with_reference(walkers, [(5, 70, 90, 4, 4)], [0.0] + [0.04] * 79, "mixed",
+                                   max_tracks=max_tracks, max_blobs=max_blobs)
+print("ok")
+"""
+
+
+def test_tracker_stays_inside_its_arrays_with_one_or_two_blob_slots(tmp_path):
+    # Bounds checking is decided when Numba compiles, so it runs in a fresh interpreter with
+    # its own cache directory (the checked code must not land in, or come from, the normal cache).
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    done = subprocess.run([sys.executable, "-c", BOUNDSCHECKED], cwd=Path(__file__).resolve().parents[1],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+def test_tracker_matches_the_slow_reference_on_a_sample_channel():
+    # The sub-stream entrance clip (overtaking pairs, crossings) through the real analyzer; every
+    # update it makes is replayed into the reference, outline evidence included.
+    from hal.capture import PyAVCapture
+    from hal.errors import SourceEnded
+    from vca.analyzer import ChannelAnalyzer
+    from vca.params import HeatMapParams
+
+    root = Path(__file__).resolve().parents[1] / "data" / "samples"
+    cap = PyAVCapture(str(root / "substream" / "entrance.mp4"), pacing="max", decoder_threads=1)
+    info = cap.open()
+    an = ChannelAnalyzer(info.analysis_height, info.analysis_width)
+    an.configure([[(0.02, 0.36), (0.98, 0.36), (0.98, 0.92), (0.02, 0.92)]], HeatMapParams())
+    tracker, calls = an.tracker, []
+    update = tracker.update
+
+    def recorded(stats, n, now, ghost=None):
+        calls.append((stats.copy(), n, now, None if ghost is None else ghost.copy()))
+        return update(stats, n, now, ghost)
+
+    tracker.update = recorded
+    reference = ReferenceTracker(tracker.max_tracks, tracker.owner.shape[0], tracker.grace, an.height, an.width)
+    ids = set()
+    try:
+        while True:
+            try:
+                frame = cap.read()
+            except SourceEnded:
+                break
+            an.step(frame.luma, frame.pts)
+            if calls:
+                assert reference.update(*calls.pop()) == an.active
+                tr, trf = kernel_view(tracker.tr, tracker.trf)
+                want_tr, want_trf = reference.table()
+                assert np.array_equal(tr, want_tr) and np.array_equal(trf, want_trf, equal_nan=True), frame.index
+                ids.update(tracker.confirmed_ids())
+    finally:
+        cap.close()
+    assert frame.index > 250 and len(ids) == 10

@@ -21,6 +21,7 @@ import numpy as np
 from numba.core.registry import CPUDispatcher
 from hal import downscale
 from hal.capture import PyAVCapture
+from hal.errors import SourceEnded
 from vca import background, bits, blobs, contour, grid, mask, morphology, tracks
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
@@ -45,7 +46,7 @@ for width in (None, 80):                   # a plane view at full size, a downsc
             a.step(f.luma, f.pts)
             try:
                 f = cap.read()
-            except Exception:
+            except SourceEnded:
                 break
     a.configure(a._regions_key, HeatMapParams(detection_sensitivity=70))
     a.step(f.luma, 10.0)
