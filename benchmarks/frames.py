@@ -14,18 +14,27 @@ FFmpeg's swscale (area filter) through PyAV, so no OpenCV is needed.
     benchmarks_disabled(benchmark)
 
 Used by the benchmark files through plain imports (no conftest: the
-benchmark files import what they need from here).
+benchmark files import what they need from here). Decoding, encoding and
+where the recordings are come from the helpers the tests use (tests/clips.py,
+tests/sequences.py).
 """
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
+if str(ROOT) not in sys.path:      # run from benchmarks/ (README): the shared helpers live in tests/
+    sys.path.insert(0, str(ROOT))
+
+from hal.capture import luma_view  # noqa: E402
+from tests.clips import decoded_luma, make_clip  # noqa: E402
+from tests.sequences import SEQUENCES  # noqa: E402
+
 SAMPLES = ROOT / "data" / "samples"
 SIZES = {"352x240": (352, 240), "640x360": (640, 360), "1280x720": (1280, 720)}
 N_FRAMES = 150
@@ -60,7 +69,7 @@ def frames_at(width: int, height: int, n: int = N_FRAMES) -> np.ndarray:
     for i, y in enumerate(src):
         f = av.VideoFrame.from_ndarray(np.ascontiguousarray(y), format="gray")
         g = f.reformat(width=width, height=height, format="gray", interpolation="AREA")
-        out[i] = _luma(g)
+        out[i] = luma_view(g)
     return out
 
 
@@ -69,18 +78,8 @@ def clip_at(width: int, height: int, directory: Path, n: int = N_CLIP) -> Path:
     path = Path(directory) / f"channel-{width}x{height}-{n}.mp4"
     if path.exists():
         return path
-    frames = frames_at(width, height)[:n]
     tmp = path.with_suffix(".part.mp4")
-    with av.open(str(tmp), mode="w") as out:
-        s = out.add_stream("libx264", rate=int(FPS), options={"crf": "23", "preset": "veryfast"})
-        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        chroma = np.full((height // 2, width), 128, np.uint8)
-        for y in frames:
-            vf = av.VideoFrame.from_ndarray(np.concatenate([y, chroma]), format="yuv420p")
-            for p in s.encode(vf):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
+    make_clip(tmp, frames_at(width, height)[:n], fps=int(FPS), options={"crf": "23", "preset": "veryfast"})
     tmp.rename(path)
     return path
 
@@ -105,17 +104,11 @@ def p99_us(benchmark) -> float | None:
 
 def _decode(path: Path, n: int) -> np.ndarray:
     frames = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            frames.append(_luma(f).copy())  # the decoder reuses the plane
-            if len(frames) >= n:
-                break
+    for luma, _ in decoded_luma(path):
+        frames.append(luma.copy())  # the decoder reuses the plane
+        if len(frames) >= n:
+            break
     return np.stack(frames)
-
-
-def _luma(f: av.VideoFrame) -> np.ndarray:
-    p = f.planes[0]
-    return np.frombuffer(p, np.uint8).reshape(f.height, p.line_size)[:, :f.width]
 
 
 def _synthetic(n: int, width: int, height: int) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Small real encoded clips and loopback video servers for the tests.
+"""Small real encoded clips and loopback video servers for the tests, benchmarks and tools.
 
 Everything here encodes with PyAV (libx264 by default) so the tests decode
-real bitstreams, not arrays handed around in memory.
+real bitstreams, not arrays handed around in memory; `decoded_luma` reads
+them back the way a capture does, as views of the decoder's Y plane.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Iterable
 
 import av
 import numpy as np
+
+from hal.capture import luma_view
 
 
 def make_clip(
@@ -53,6 +56,15 @@ def make_clip(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def decoded_luma(path: str | Path):
+    """(luma, t) per frame of a video file: luma is a uint8 (H, W) view of the decoder's Y
+    plane (rows strided, valid until the next frame: copy it to keep it), t its seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            yield luma_view(frame), float(frame.pts * stream.time_base)
 
 
 def to_video_frame(img: np.ndarray) -> av.VideoFrame:

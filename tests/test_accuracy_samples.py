@@ -17,6 +17,7 @@ import pytest
 
 from hal.capture import PyAVCapture
 from hal.errors import SourceEnded
+from tests import sequences
 from tests.truth import area_truth, footprint, load_truth
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
@@ -24,7 +25,6 @@ from vca.track_table import T_CONFIRMED, T_FX, T_FY, T_LIVE, T_MATCHED
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
 CLIPS = ("corridor", "shop_floor", "entrance", "lights")
 
 
@@ -190,26 +190,15 @@ PINNED_SEQUENCES = {"hall_monitor": (2, 2), "ibm_lobby": (3, 2), "office_people"
 
 @pytest.mark.parametrize("name", ["hall_monitor", "ibm_lobby", "office_people"])
 def test_real_sequences_visits_close_to_truth_masks(name):
-    d = SEQUENCES / name
-    if not d.is_dir():
-        pytest.skip(f"evaluation sequence {d} is absent (shared evaluation data, not shipped)")
-    import yaml
-    fps = float(yaml.safe_load((d / "meta.yaml").read_text())["fps"])
-    masks = np.load(d / "groundtruth.npz")["masks"]
+    if reason := sequences.missing(name):
+        pytest.skip(reason)
+    frames, masks, fps = sequences.load(name)
     counts = []
     for model in (None, TruthMasks(masks)):
-        an = None
-        cap = PyAVCapture(str(d / "input.mp4"), pacing="max", decoder_threads=1)
-        cap.open()
-        try:
-            for k in range(len(masks)):
-                frame = cap.read()
-                if an is None:
-                    an = ChannelAnalyzer(*frame.luma.shape, model=model)
-                    an.configure([WHOLE], HeatMapParams())
-                an.step(frame.luma, k / fps)
-        finally:
-            cap.close()
+        an = ChannelAnalyzer(*frames.shape[1:], model=model)
+        an.configure([WHOLE], HeatMapParams())
+        for k in range(len(masks)):
+            an.step(frames[k], k / fps)
         counts.append(an.drain().visits_total)
     real, perfect = counts
     assert perfect >= 1

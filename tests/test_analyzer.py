@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import tracemalloc
 
-import av
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.clips import make_clip
+from tests.clips import decoded_luma, make_clip
 from tests.naive import slow_rim_votes
 from vca.analyzer import ChannelAnalyzer, GridTotals
 from vca.bits import pack
@@ -40,16 +39,6 @@ def walker_frames(n, path, rng):
             img[max(y0, 0):fy + 1, max(x0, 0):x0 + 16] = person[max(-y0, 0):, max(-x0, 0):][:fy + 1 - max(y0, 0)]
         frames.append(img)
     return frames
-
-
-def decoded_luma(path):
-    """(luma view, t) per frame: the Y plane straight from the decoder, row-strided."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            plane = frame.planes[0]
-            luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
-            yield luma, float(frame.pts * stream.time_base)
 
 
 def inside(feet):

@@ -23,30 +23,21 @@ import hashlib
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests import sequences  # noqa: E402
+from tests.clips import decoded_luma  # noqa: E402
 from tests.truth import area_truth, load_truth  # noqa: E402
 from vca.analyzer import SCENE_CHANGE, SETTLING, ChannelAnalyzer  # noqa: E402
 from vca.params import HeatMapParams  # noqa: E402
 from vca.track_table import T_CONFIRMED, T_ID, T_LIVE, T_MATCHED, T_X0, T_X1, T_Y0, T_Y1  # noqa: E402
 
 SAMPLES = ROOT / "data" / "samples"
-SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
 CACHE = Path("/tmp/score_counts")
 WHOLE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
-
-
-def decode(path: Path):
-    """(luma view, t) per frame, straight from the decoder."""
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        for f in c.decode(s):
-            p = f.planes[0]
-            yield np.frombuffer(p, np.uint8).reshape(f.height, p.line_size)[:, :f.width], float(f.pts * s.time_base)
 
 
 class Replay:
@@ -82,14 +73,14 @@ def recorded(name: str, path: Path, region) -> tuple[np.ndarray, np.ndarray, np.
     masks, flags, ts = [], [], []
     a = None
     shares = {}
-    for luma, t in decode(path):
+    for luma, t in decoded_luma(path):
         if a is None:
             a = ChannelAnalyzer(*luma.shape)
             a.configure([region], HeatMapParams())
         a.step(luma, t)
         tr = a.tracker.tr
         for j in np.flatnonzero((tr[:, T_LIVE] != 0) & (tr[:, T_CONFIRMED] != 0)):
-            shares.setdefault(int(tr[j, 0]), []).append(round(float(a._evidence.share[j]), 2))
+            shares.setdefault(int(tr[j, T_ID]), []).append(round(float(a._evidence.share[j]), 2))
         masks.append(np.packbits(a.foreground, axis=-1))
         flags.append((SCENE_CHANGE if a.scene_change else 0) | (SETTLING if a.settling else 0))
         ts.append(t)
@@ -175,16 +166,15 @@ def score_samples(names, show_tracks, substream=False):
 
 
 def score_sequences(show_tracks):
-    import yaml
     print(f"{'sequence':14} {'visits gt/real':>15} {'dwell gt/real s':>18}")
-    for d in sorted(SEQUENCES.iterdir()):
-        meta = yaml.safe_load((d / "meta.yaml").read_text())
-        gt = (np.load(d / "groundtruth.npz")["masks"] == 255).astype(np.uint8)
-        ts = np.arange(len(gt)) / float(meta["fps"])
-        masks, flags, _ = recorded(d.name, d / "input.mp4", WHOLE)
+    for name in sequences.NAMES:
+        seq = sequences.open_sequence(name)
+        gt = (seq.masks == 255).astype(np.uint8)
+        ts = np.arange(len(gt)) / seq.fps
+        masks, flags, _ = recorded(name, seq.video, WHOLE)
         g_gt = replay(gt, np.zeros(len(gt), np.int64), ts, WHOLE, show_tracks)
         g = replay(masks, flags, ts[:len(masks)], WHOLE, show_tracks)
-        print(f"{d.name:14} {g_gt.visits_total:>6} {g.visits_total:>6}   {g_gt.dwell_total:8.1f} {g.dwell_total:8.1f}")
+        print(f"{name:14} {g_gt.visits_total:>6} {g.visits_total:>6}   {g_gt.dwell_total:8.1f} {g.dwell_total:8.1f}")
 
 
 def main():
@@ -197,7 +187,7 @@ def main():
     score_samples(args.samples, args.tracks)
     if args.substream:
         score_samples(args.samples, args.tracks, substream=True)
-    if not args.no_sequences and SEQUENCES.is_dir():
+    if not args.no_sequences and not sequences.missing():
         score_sequences(args.tracks)
 
 

@@ -14,46 +14,20 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests import sequences  # noqa: E402
 from vca.background import BackgroundModel  # noqa: E402
 from vca.params import HeatMapParams  # noqa: E402
 
-SEQUENCES = ROOT.parent / "shared" / "data" / "sequences"
 SKIP = 30  # CDnet convention: the first frames are the model's warm-up
 
 
-def load(name: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """Decoded luma frames (N,H,W) uint8, masks (N,H,W) uint8, fps."""
-    d = SEQUENCES / name
-    meta = yaml.safe_load((d / "meta.yaml").read_text())
-    frames = []
-    with av.open(str(d / "input.mp4")) as c:
-        for f in c.decode(video=0):
-            p = f.planes[0]
-            y = np.frombuffer(p, np.uint8).reshape(f.height, p.line_size)[:, : f.width]
-            frames.append(y.copy())  # the plane is recycled by the decoder
-    masks = np.load(d / "groundtruth.npz")["masks"]
-    return np.stack(frames), masks, float(meta["fps"])
-
-
 def f_measure(fgs, masks) -> float:
-    tp = fp = fn = 0
-    for fg, m in zip(fgs[SKIP:], masks[SKIP:]):
-        care = m != 170
-        gt = m == 255
-        pr = fg.astype(bool) & care
-        tp += int(np.count_nonzero(pr & gt))
-        fp += int(np.count_nonzero(pr & ~gt))
-        fn += int(np.count_nonzero(~pr & gt & care))
-    p = tp / max(tp + fp, 1)
-    r = tp / max(tp + fn, 1)
-    return 2 * p * r / max(p + r, 1e-12)
+    return sequences.score(fgs, masks, SKIP).f_measure
 
 
 def run_model(frames, fps, params=HeatMapParams()):
@@ -151,14 +125,14 @@ def main() -> None:
     ap.add_argument("--no-opencv", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     a = ap.parse_args()
-    if not SEQUENCES.is_dir():
-        sys.exit(f"no evaluation data at {SEQUENCES}: mount ../shared/data/sequences")
+    if reason := sequences.missing():
+        sys.exit(reason)
     if not a.no_opencv:
         import cv2
         cv2.setNumThreads(1)
-    for d in sorted(SEQUENCES.iterdir()):
-        frames, masks, fps = load(d.name)
-        row = f"{d.name:15s} ours F={f_measure(run_model(frames, fps), masks):.3f}"
+    for name in sequences.NAMES:
+        frames, masks, fps = sequences.load(name)
+        row = f"{name:15s} ours F={f_measure(run_model(frames, fps), masks):.3f}"
         if not a.no_opencv:
             row += f"  cv-running-avg F={f_measure(run_cv_running_average(frames), masks):.3f}"
             row += f"  cv-MOG2 F={f_measure(run_cv_mog2(frames), masks):.3f}"
