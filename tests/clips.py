@@ -17,7 +17,8 @@ from typing import Iterable
 import av
 import numpy as np
 
-from hal.capture import luma_view
+from hal.capture import PyAVCapture, luma_view
+from hal.errors import SourceEnded
 
 
 def make_clip(
@@ -65,6 +66,22 @@ def decoded_luma(path: str | Path):
         stream = container.streams.video[0]
         for frame in container.decode(stream):
             yield luma_view(frame), float(frame.pts * stream.time_base)
+
+
+def captured(path: str | Path, **capture):
+    """The frames of a video file through the HAL capture, as a channel reads them (pacing
+    "max", one decoder thread unless `capture` says otherwise): hal.frame.Frame objects,
+    each luma valid until the next."""
+    cap = PyAVCapture(str(path), **{"pacing": "max", "decoder_threads": 1, **capture})
+    cap.open()
+    try:
+        while True:
+            try:
+                yield cap.read()
+            except SourceEnded:
+                return
+    finally:
+        cap.close()
 
 
 def to_video_frame(img: np.ndarray) -> av.VideoFrame:
@@ -220,16 +237,3 @@ if __name__ == "__main__":
         _send(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     else:
         sys.exit("usage: clips.py send PORT SECONDS FPS WIDTH HEIGHT")
-
-
-def load_sample_generator():
-    """data/make_samples.py as a module (it is a script, not part of the package)."""
-    import importlib.util
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("make_samples", root / "data" / "make_samples.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_samples"] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod

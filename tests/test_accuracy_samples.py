@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hal.capture import PyAVCapture
-from hal.errors import SourceEnded
 from tests import sequences
+from tests.clips import captured
 from tests.truth import area_truth, footprint, load_truth
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
@@ -35,25 +34,16 @@ def analyse(path: Path, region, watch=None):
     an = None
     watched = {}
     ids = set()
-    cap = PyAVCapture(str(path), pacing="max", decoder_threads=1)
-    cap.open()
-    try:
-        while True:
-            try:
-                frame = cap.read()
-            except SourceEnded:
-                break
-            if an is None:
-                an = ChannelAnalyzer(*frame.luma.shape)
-                an.configure([region], HeatMapParams())
-            an.step(frame.luma, frame.pts)
-            ids.update(an.tracker.confirmed_ids())
-            if watch is not None and frame.index in watch:
-                tr = an.tracker.tr
-                on = (tr[:, T_LIVE] != 0) & (tr[:, T_CONFIRMED] != 0) & (tr[:, T_MATCHED] != 0)
-                watched[frame.index] = [(int(x), int(y)) for x, y in tr[on][:, [T_FX, T_FY]]]
-    finally:
-        cap.close()
+    for frame in captured(path):
+        if an is None:
+            an = ChannelAnalyzer(*frame.luma.shape)
+            an.configure([region], HeatMapParams())
+        an.step(frame.luma, frame.pts)
+        ids.update(an.tracker.confirmed_ids())
+        if watch is not None and frame.index in watch:
+            tr = an.tracker.tr
+            on = (tr[:, T_LIVE] != 0) & (tr[:, T_CONFIRMED] != 0) & (tr[:, T_MATCHED] != 0)
+            watched[frame.index] = [(int(x), int(y)) for x, y in tr[on][:, [T_FX, T_FY]]]
     return an.drain(), watched, sorted(ids)
 
 

@@ -28,7 +28,7 @@ import yaml
 
 from firmware.clock import to_clock
 from firmware.store import SqliteStatistics
-from tests.clips import load_sample_generator
+from data import make_samples, render, scenes
 from tools.make_archive import record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -313,15 +313,14 @@ def test_per_hour_counts_match_the_live_appliance(reference, config, tmp_path):
 def boundary_walker(tmp_path_factory):
     """The corridor with one walker, in the area from ~4.5 s to ~13.5 s of a 20 s clip, recorded
     from 08:00:51 so that the task boundary at 08:01:00 falls 9 s in, mid-walk."""
-    ms = load_sample_generator()
     import dataclasses
 
-    base = ms.SCENES["corridor"]
+    base = scenes.SCENES["corridor"]
     scene = dataclasses.replace(base, name="boundary", seconds=20.0, walkers=(
-        ms.Walker(1, 4.0, 68, ms._looks(115)["dark"], ms._across(250), (32, 86), 1),))
+        scenes.Walker(1, 4.0, 68, scenes.palette(115)["dark"], scenes.across(250), (32, 86), 1),))
     root = tmp_path_factory.mktemp("boundary")
-    ms.encode_substream(scene, root / "ch01" / "2026-11-16T08-00-51.mp4")
-    truth = ms.build_truth(scene)
+    make_samples.encode_substream(scene, root / "ch01" / "2026-11-16T08-00-51.mp4")
+    truth = render.build_truth(scene)
     return root, truth, [tuple(p) for p in base.region]
 
 

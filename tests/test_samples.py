@@ -9,15 +9,12 @@ import av
 import numpy as np
 import pytest
 
-from tests.clips import load_sample_generator
+from data import make_samples, render, scenes
 from tests.truth import area_truth, footprint, inside, load_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-NAMES = ["corridor", "shop_floor", "entrance", "lights"]
-
-
-make_samples = load_sample_generator()
+NAMES = list(scenes.SCENES)
 
 
 class Decoded:
@@ -80,7 +77,7 @@ def test_clips_fit_the_repository_size_budget():
 def test_shipped_truth_is_what_the_generator_scripts(name):
     # A stale truth file (scene edited, JSON not regenerated) fails here.
     shipped = load_truth(SAMPLES / f"{name}.truth.json")
-    assert json.loads(make_samples.truth_json(make_samples.build_truth(make_samples.SCENES[name]))) == shipped
+    assert json.loads(render.truth_json(render.build_truth(scenes.SCENES[name]))) == shipped
 
 
 def test_truth_is_internally_consistent(name):
@@ -168,9 +165,9 @@ def test_standing_person_is_drawn_where_the_truth_says():
 @pytest.mark.parametrize("bw,bh", [(28, 70), (31, 84), (34, 97), (40, 110)])
 @pytest.mark.parametrize("swing", [-1.0, -0.3, 0.0, 0.6, 1.0])
 def test_person_sprite_fills_exactly_its_box(bw, bh, swing):
-    look = make_samples.Look(head=80, shirt=60, trousers=50)
+    look = scenes.Look(head=80, shirt=60, trousers=50)
     tex = np.zeros((64, 24), np.float32)
-    *_, mask = make_samples.person_sprite(bw, bh, swing, look, tex)
+    *_, mask = render.person_sprite(bw, bh, swing, look, tex)
     assert mask.shape == (bh, bw)
     assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()
     assert 0.4 < mask.mean() < 0.8  # a figure, not a filled rectangle
@@ -201,7 +198,7 @@ def test_decoded_clips_keep_some_sensor_noise(name):
 
 
 def test_regenerating_gives_the_same_truth_and_bytes(tmp_path):
-    scene = make_samples.SCENES["lights"]
+    scene = scenes.SCENES["lights"]
     a_video, a_truth = make_samples.generate(scene, tmp_path / "a", frames=60)
     b_video, b_truth = make_samples.generate(scene, tmp_path / "b", frames=60)
     assert a_truth.read_text() == b_truth.read_text()
@@ -213,11 +210,11 @@ def test_regenerating_gives_the_same_truth_and_bytes(tmp_path):
 
 
 def test_a_route_ending_inside_the_frame_is_refused():
-    scene = make_samples.SCENES["lights"]
-    walker = make_samples.Walker(99, 0.0, 60, scene.walkers[0].look, ((-30, 200, 0), (300, 200, 0)))
-    bad = make_samples.Scene(**{**scene.__dict__, "walkers": (walker,)})
+    scene = scenes.SCENES["lights"]
+    walker = scenes.Walker(99, 0.0, 60, scene.walkers[0].look, ((-30, 200, 0), (300, 200, 0)))
+    bad = scenes.Scene(**{**scene.__dict__, "walkers": (walker,)})
     with pytest.raises(ValueError, match="off-screen"):
-        make_samples.build_truth(bad, frames=10)
+        render.build_truth(bad, frames=10)
 
 
 # -- the truth helper against hand-worked cases --------------------------------

@@ -409,15 +409,12 @@ def test_tracker_stays_inside_its_arrays_with_one_or_two_blob_slots(tmp_path):
 def test_tracker_matches_the_slow_reference_on_a_sample_channel():
     # The sub-stream entrance clip (overtaking pairs, crossings) through the real analyzer; every
     # update it makes is replayed into the reference, outline evidence included.
-    from hal.capture import PyAVCapture
-    from hal.errors import SourceEnded
+    from tests.clips import captured
     from vca.analyzer import ChannelAnalyzer
     from vca.params import HeatMapParams
 
     root = Path(__file__).resolve().parents[1] / "data" / "samples"
-    cap = PyAVCapture(str(root / "substream" / "entrance.mp4"), pacing="max", decoder_threads=1)
-    info = cap.open()
-    an = ChannelAnalyzer(info.analysis_height, info.analysis_width)
+    an = ChannelAnalyzer(180, 320)
     an.configure([[(0.02, 0.36), (0.98, 0.36), (0.98, 0.92), (0.02, 0.92)]], HeatMapParams())
     tracker, calls = an.tracker, []
     update = tracker.update
@@ -429,19 +426,12 @@ def test_tracker_matches_the_slow_reference_on_a_sample_channel():
     tracker.update = recorded
     reference = ReferenceTracker(tracker.max_tracks, tracker.owner.shape[0], tracker.grace, an.height, an.width)
     ids = set()
-    try:
-        while True:
-            try:
-                frame = cap.read()
-            except SourceEnded:
-                break
-            an.step(frame.luma, frame.pts)
-            if calls:
-                assert reference.update(*calls.pop()) == an.active
-                tr, trf = kernel_view(tracker.tr, tracker.trf)
-                want_tr, want_trf = reference.table()
-                assert np.array_equal(tr, want_tr) and np.array_equal(trf, want_trf, equal_nan=True), frame.index
-                ids.update(tracker.confirmed_ids())
-    finally:
-        cap.close()
+    for frame in captured(root / "substream" / "entrance.mp4"):
+        an.step(frame.luma, frame.pts)
+        if calls:
+            assert reference.update(*calls.pop()) == an.active
+            tr, trf = kernel_view(tracker.tr, tracker.trf)
+            want_tr, want_trf = reference.table()
+            assert np.array_equal(tr, want_tr) and np.array_equal(trf, want_trf, equal_nan=True), frame.index
+            ids.update(tracker.confirmed_ids())
     assert frame.index > 250 and len(ids) == 10

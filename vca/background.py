@@ -47,10 +47,9 @@ revealed background (ghosts) seep in from their rim. The raw mask is then
 cleaned by a 3x3 opening then closing (`vca.morphology`), on bands of rows
 near foreground, and only rows that are or were foreground are written out.
 
-Cost (apply, 640x360, one core, the shared sequences upscaled; see
-tools/score_foreground.py): about 70-80 us per frame median, model ~55 us
-and clean-up ~15-20 us, against ~1 ms for OpenCV's selective running
-average and ~4 ms for MOG2 with the same clean-up.
+The cost per frame, against OpenCV's selective running average and MOG2
+on the same frames, is measured by benchmarks/test_bench_vca.py and
+tools/score_foreground.py, not stated here.
 
 MAPPING (0..100 parameter -> internal quantity; all monotonic)::
 

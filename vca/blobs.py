@@ -66,9 +66,9 @@ def max_runs_for(height: int, width: int, max_blobs: int = MAX_BLOBS) -> int:
     """Run slots preallocated: one per 16 pixels (at least 16 per blob slot).
 
     The cleaned foreground is opened with a 3x3 square, so its runs are at
-    least 3 pixels long and a frame holds far fewer runs than pixels; a full
-    frame of people at 640x360 is a few thousand runs against 14400 slots.
-    Runs beyond that are dropped and counted (BlobFinder.info[3]).
+    least 3 pixels long and a frame holds far fewer runs than pixels: one
+    slot per 16 pixels leaves room for a frame full of people. Runs beyond
+    that are dropped and counted (BlobFinder.info[3]).
     """
     return max(height * width // 16, 16 * max_blobs, 1)
 

@@ -20,7 +20,7 @@ evidence):
 The share of ghost votes among the votes, smoothed with time constant TAU seconds per
 track, is a track's ghost share: ~0 for a person, ~1 for a ghost. The
 analyzer lets the background model absorb a ghost's pixels and protects a
-person's (vca.tracks._protect_targets), so a person standing for a minute
+person's (vca.tracks.Tracker.protect), so a person standing for a minute
 is not dissolved from the rim and a ghost is not kept alive by its track.
 For unconfirmed tracks the votes are summed since birth instead
 (`tentative`, ghost votes / all votes): vca.tracks never confirms one that is
@@ -117,7 +117,7 @@ def _update_ghost_share(tr, luma, mean, bits, width, a, share, tally, tentative,
     """Smooth each matched confirmed track's ghost share toward this frame's votes; tally
     an unconfirmed track's votes since its birth.
 
-    tr: int64 (T, N_INT) vca.tracks state; luma, mean, bits, width: as for
+    tr: int64 (T, N_INT) the track table (vca.track_table); luma, mean, bits, width: as for
     `_rim_votes`; a: smoothing rate 0..1 for this
     frame; share: float64 (T,) in/out (a new track starts at 0, a person);
     tally: int64 (T, 2) in/out [ghost votes, all votes] since birth, unconfirmed tracks;

@@ -83,7 +83,7 @@ def _accumulate(tr, trf, labels, row_of_y, col_of_x, columns, step, now, grace, 
                 cell_last, area_last, visits, dwell, area_visits, area_dwell):
     """Credit this frame's confirmed, matched tracks.
 
-    tr, trf:    vca.tracks state (int64 (T, N_INT), float64 (T, N_FLOAT)).
+    tr, trf:    the track table (vca.track_table), int64 (T, N_INT) and float64 (T, N_FLOAT).
     labels:     uint8 (H, W) area labels (0 outside, k inside area k).
     row_of_y:   int32 (H,); col_of_x: int32 (W,) cell row / column of each pixel line.
     step:       path sampling distance in pixels (half the smaller cell side, >= 1).

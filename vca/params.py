@@ -1,7 +1,9 @@
 """The four heat-map parameters as the vendor names them, each 0..100 (default 50).
 
-Their mapping to internal quantities lives next to the stage that uses them
-(`vca.background` and `vca.blobs`), documented in one table in the README.
+Their mapping to internal quantities lives next to the stage that uses them,
+in each module's MAPPING table: detection sensitivity, background update
+rate and scene change level in vca.background, minimum target size in
+vca.blobs.
 """
 from __future__ import annotations
 

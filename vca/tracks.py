@@ -368,6 +368,14 @@ def _match(stats, n_blobs, now, grace, tr, trf, overlap, owner, own_blob):
 
 
 @njit(cache=True, nogil=True)
+def _take(tr, owner, own_blob, i, b):
+    """Track i takes blob b as its own: matched."""
+    own_blob[i] = b
+    owner[b] = i
+    tr[i, T_MATCHED] = 1
+
+
+@njit(cache=True, nogil=True)
 def _match_class(cls, stats, n_blobs, now, grace, tr, trf, overlap, owner, own_blob):
     """Steps 2a-2c for the live tracks whose T_CONFIRMED == cls (arrays as `_match`)."""
     n_tracks = tr.shape[0]
@@ -392,9 +400,7 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, overlap, owner, own_b
                     bb = b
         if bi < 0:
             break
-        own_blob[bi] = bb
-        owner[bb] = bi
-        tr[bi, T_MATCHED] = 1
+        _take(tr, owner, own_blob, bi, bb)
     # b. nearest footprint
     while True:
         best = 1.0
@@ -420,9 +426,7 @@ def _match_class(cls, stats, n_blobs, now, grace, tr, trf, overlap, owner, own_b
                     bb = b
         if bi < 0:
             break
-        own_blob[bi] = bb
-        owner[bb] = bi
-        tr[bi, T_MATCHED] = 1
+        _take(tr, owner, own_blob, bi, bb)
     # c. fragments
     for b in range(n_blobs):
         if owner[b] >= 0:

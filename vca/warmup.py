@@ -1,8 +1,8 @@
 """Load every kernel the analysis can need before the first frame counts.
 
 Numba compiles (or loads from its cache) a kernel the first time it is
-called with a given set of argument types, with the GIL held: ~5 ms per
-kernel from the cache, seconds when the cache is cold. Some kernels run only
+called with a given set of argument types, with the GIL held: milliseconds
+per kernel from the cache, seconds when the cache is cold. Some kernels run only
 on rare events (a scene change, a parameter change), so without a warm-up
 the first light switch of an appliance's life would stall every channel of
 the process for that long, and dropped frames would follow on all of them.
@@ -40,7 +40,7 @@ def _frames(n: int, stride_pad: int):
 
 
 def warm_up() -> None:
-    """Compile or load every analysis kernel for both frame layouts (~0.2 s with a warm cache)."""
+    """Compile or load every analysis kernel for both frame layouts."""
     for stride_pad in (32, 0):
         a = ChannelAnalyzer(_H, _W, grid_columns=8)
         a.configure([_AREA], HeatMapParams())

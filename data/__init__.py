@@ -1,0 +1,1 @@
+"""Shipped data (demo configuration, sample channels) and the generator of the sample channels."""
