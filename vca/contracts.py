@@ -27,7 +27,7 @@ import numpy as np
 class ArrayContract:
     """What one array argument of a wrapper must be (module docstring)."""
 
-    __slots__ = ("name", "dtype", "shape", "contiguous", "fix", "_last", "_before")
+    __slots__ = ("name", "dtype", "shape", "contiguous", "fix", "_ndim", "_fixed", "_last", "_before")
 
     def __init__(self, name: str, dtype, shape: tuple, fix: str, contiguous: bool = True):
         self.name = name
@@ -35,6 +35,10 @@ class ArrayContract:
         self.shape = tuple(shape)
         self.contiguous = contiguous
         self.fix = fix
+        self._ndim = len(self.shape)
+        # the axes whose size is given, or the whole shape when every size is
+        self._fixed = (self.shape if None not in self.shape
+                       else tuple((axis, n) for axis, n in enumerate(self.shape) if n is not None))
         self._last = self._before = None
 
     def check(self, a) -> bool:
@@ -42,11 +46,24 @@ class ArrayContract:
         False for an array accepted just before (not checked again), else True."""
         if a is self._last or a is self._before:
             return False
-        if (not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.ndim != len(self.shape)
-                or any(want is not None and got != want for got, want in zip(a.shape, self.shape))
-                or (self.contiguous and not a.flags.c_contiguous)):
+        if not self._meets(a):
             raise ValueError(f"{self.name} must be {self.describe()}, got {describe(a)}: {self.fix}")
         self._before, self._last = self._last, a
+        return True
+
+    def _meets(self, a) -> bool:
+        if type(a) is not np.ndarray and not isinstance(a, np.ndarray):
+            return False
+        if a.dtype != self.dtype or (self.contiguous and not a.flags.c_contiguous):
+            return False
+        shape = a.shape
+        if self._fixed is self.shape:
+            return shape == self.shape
+        if len(shape) != self._ndim:
+            return False
+        for axis, n in self._fixed:
+            if shape[axis] != n:
+                return False
         return True
 
     def describe(self) -> str:

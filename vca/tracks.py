@@ -855,7 +855,7 @@ class Tracker:
         share = f"pass one share per track slot (vca.contour.ContourEvidence({max_tracks}))"
         self._ghost = ArrayContract("ghost", np.float64, (max_tracks,), share)
         self._share = ArrayContract("ghost_share", np.float64, (max_tracks,), share)
-        self._bits = ArrayContract("bits", np.uint64, (None, None), "pass packed rows (vca.bits) of the frame")
+        self._bits, self._bits_width = None, None
 
     @property
     def max_tracks(self) -> int:
@@ -885,10 +885,11 @@ class Tracker:
         sizes per second) whose ghost share is at most max_share, grown by margin px,
         into packed bits (H, NW), NW = words_per_row(width)."""
         self._share.check(ghost_share)
+        if width != self._bits_width:
+            self._bits = ArrayContract("bits", np.uint64, (None, words_per_row(width)),
+                                       f"pass packed rows (vca.bits) of a {width}-pixel-wide frame")
+            self._bits_width = width
         self._bits.check(bits)
-        if bits.shape[1] != words_per_row(width):
-            raise ValueError(f"bits has {bits.shape[1]} words per row but a {width}-pixel row packs into "
-                             f"{words_per_row(width)}: pass packed rows (vca.bits) of the frame")
         return _protect_targets(self.tr, self.trf, ghost_share, float(max_share), float(max_speed),
                                 int(width), int(margin), bits)
 
