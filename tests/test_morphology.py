@@ -62,13 +62,13 @@ def test_wrong_mask_is_refused_with_the_fix():
         M.Cleaner(4, 4).clean(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.uint8))
 
 
-@njit(cache=True)
+@njit
 def _pack_words(row, out):
     for k in range(out.shape[0]):
         out[k] = bits_of(row, k * 64)
 
 
-@njit(cache=True)
+@njit
 def _unpack_words(bits, out, i):
     for k in range(bits.shape[0]):
         bytes_of(bits[k], out, i, k * 64)
