@@ -397,6 +397,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow   # compiles the tracker and the blob finder from scratch: tens of seconds
 def test_tracker_stays_inside_its_arrays_with_one_or_two_blob_slots(tmp_path):
     # Bounds checking is decided when Numba compiles, so it runs in a fresh interpreter with
     # its own cache directory (the checked code must not land in, or come from, the normal cache).
