@@ -17,7 +17,8 @@ import dataclasses
 import json
 import sys
 
-from nvr.cli import UserError
+from nvr.cli import UserError, bounded
+from firmware.config import MAX_CHANNELS
 
 PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_level", "minimum_target_size")
 
@@ -33,16 +34,18 @@ def add_parser(sub):
     a.add_argument("--json", action="store_true", help="one JSON object per sequence, then a summary line")
     a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
-    a.add_argument("--warmup", type=int, default=30, metavar="N", help="frames not scored at the start (30)")
+    a.add_argument("--warmup", type=bounded(int, 0, 1_000_000), default=30, metavar="N",
+                   help="frames not scored at the start (30)")
     a.add_argument("--no-baselines", action="store_true", help="skip the OpenCV baselines")
     a.set_defaults(func=run)
 
     t = bsub.add_parser("throughput", help="frames/s of N channels, decode-only vs full pipeline, and capacity")
     t.add_argument("--source", required=True, metavar="FILE", help="recording every channel replays (looped)")
-    t.add_argument("--channels", type=int, required=True, metavar="N", help="channels to run at full speed")
-    t.add_argument("--seconds", type=float, default=10.0, metavar="S",
-                   help="wall seconds per measurement (10)")
-    t.add_argument("--analysis-width", type=int, default=None, metavar="W",
+    t.add_argument("--channels", type=bounded(int, 1, MAX_CHANNELS), required=True, metavar="N",
+                   help=f"channels to run at full speed (1..{MAX_CHANNELS})")
+    t.add_argument("--seconds", type=bounded(float, 0.1, 3600, " s"), default=10.0, metavar="S",
+                   help="wall seconds per measurement (10; 0.1..3600)")
+    t.add_argument("--analysis-width", type=bounded(int, 8, 3840), default=None, metavar="W",
                    help="analysis width (integer downscale of the source; default full size)")
     t.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     t.add_argument("--find-capacity", action="store_true",
@@ -82,8 +85,6 @@ def _accuracy(args) -> int:
     from firmware.bench.accuracy import SequenceError, evaluate, open_sequence, summarize
     from firmware.bench.progress import Progress
 
-    if args.warmup < 0:
-        raise UserError(f"--warmup {args.warmup}: give 0 or more frames")
     params = parse_params(args.param)
     try:
         seqs = [open_sequence(d) for d in args.sequences]  # every directory checked before any work
@@ -151,12 +152,6 @@ def _accuracy_table(results, summary, params, warmup) -> None:
 def _throughput(args) -> int:
     from firmware.bench.throughput import ThroughputError, measure
 
-    if args.channels < 1:
-        raise UserError(f"--channels {args.channels}: give at least 1")
-    if not args.seconds > 0:
-        raise UserError(f"--seconds {args.seconds:g}: give a positive number of seconds")
-    if args.analysis_width is not None and args.analysis_width < 8:
-        raise UserError(f"--analysis-width {args.analysis_width}: give at least 8 pixels, or omit it")
     try:
         report = measure(args.source, args.channels, args.seconds, args.analysis_width, args.find_capacity)
     except ThroughputError as e:
