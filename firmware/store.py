@@ -59,6 +59,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -150,7 +151,10 @@ def layout_from_json(text: str) -> Layout:
 class SqliteStatistics:
     """`StatisticsSink` persisting to ``state_dir/statistics.sqlite3``, plus the reads reports need."""
 
-    def __init__(self, state_dir: str | Path, *, create: bool = True) -> None:
+    def __init__(self, state_dir: str | Path, *, create: bool = True, check_seconds: float = 0.0) -> None:
+        """Open (or create) the store. `check_seconds` > 0: first run SQLite's quick_check
+        for at most that long (boot does), raising StoreDamaged if it finds damage;
+        `self.checked` then says whether it covered the whole file."""
         state_dir = Path(state_dir)
         self.path = state_dir / FILENAME
         self.state_dir = state_dir
@@ -172,6 +176,7 @@ class SqliteStatistics:
             # Read the schema first: a file that is not a database says so here,
             # before any pragma tries to write to it.
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self.checked = self._quick_check(check_seconds) if check_seconds > 0 else False
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             apply_migrations(self._conn)
@@ -181,9 +186,32 @@ class SqliteStatistics:
         except MigrationError as e:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot open the statistics store: {e}") from None
+        except StoreError:
+            self._conn.close()
+            raise
         self._lock = threading.Lock()
         self._layout_ids: dict[Layout, int] = {}   # committed layouts only
         self._layouts: dict[int, Layout] = {}
+
+    def _quick_check(self, budget: float) -> bool:
+        """SQLite's quick_check for at most `budget` seconds: True when it covered the whole
+        file (and found it intact), False when it ran out of time; StoreDamaged otherwise."""
+        deadline = time.monotonic() + budget
+        self._conn.set_progress_handler(lambda: time.monotonic() > deadline, 50_000)
+        try:
+            found = [r[0] for r in self._conn.execute("PRAGMA quick_check(3)")]
+        except sqlite3.OperationalError as e:
+            if "interrupt" in str(e):
+                return False
+            raise
+        finally:
+            self._conn.set_progress_handler(None, 0)
+        if found != ["ok"]:
+            lines = [x for f in found for x in f.splitlines() if x.strip() and not x.startswith("***")]
+            first = (lines or ["quick_check failed"])[0][:120]
+            raise StoreDamaged(f"{self.path}: cannot open the statistics store: it is damaged "
+                               f"({first}); {repair_hint(self.state_dir)}")
+        return True
 
     def _error(self, what: str, e: sqlite3.Error) -> StoreError:
         """The one-line StoreError subclass for an SQLite failure."""
