@@ -13,7 +13,7 @@ whose expansion (walking it, printing it) is 387 million nodes. Here:
   Windows editors write as "Unicode");
 - before anything is built, the event stream is checked: nesting at most
   `MAX_DEPTH`, scalars at most `MAX_SCALAR` characters, at most `MAX_EVENTS`
-  events;
+  events, no key twice in one mapping (PyYAML would keep the last silently);
 - integers have at most `MAX_INT_DIGITS` digits;
 - after loading, the document expanded through its aliases has at most
   `MAX_NODES` nodes, and no alias refers to a node that contains it.
@@ -60,6 +60,7 @@ def _bounded_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
+
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -115,21 +116,36 @@ def load(text: str) -> Any:
 
 
 def _check_events(text: str) -> None:
-    depth = events = 0
+    events = 0
+    # One entry per open list (None) or mapping ([keys seen, next node is a key]).
+    open_: list[list | None] = []
     for event in yaml.parse(text, Loader=_Loader):
         events += 1
         if events > MAX_EVENTS:
             raise BoundedYamlError(f"more than {MAX_EVENTS:,} YAML elements")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise BoundedYamlError(f"lists or mappings nested deeper than {MAX_DEPTH} levels "
-                                       f"at line {event.start_mark.line + 1}")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-        elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR:
+        if isinstance(event, yaml.CollectionEndEvent):
+            open_.pop()
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR:
             raise BoundedYamlError(f"a value of {len(event.value):,} characters at line "
                                    f"{event.start_mark.line + 1} (at most {MAX_SCALAR:,})")
+        mapping = open_[-1] if open_ else None
+        if mapping is not None:
+            if mapping[1] and isinstance(event, yaml.ScalarEvent) and event.value != "<<":
+                # YAML says keys are unique; PyYAML would keep the last of two silently,
+                # so a second `name:` a user forgot about would win without a word.
+                if event.value in mapping[0]:
+                    raise BoundedYamlError(f"the key {event.value[:40]!r} appears twice in one mapping "
+                                           f"(line {event.start_mark.line + 1})")
+                mapping[0].add(event.value)
+            mapping[1] = not mapping[1]
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_.append([set(), True] if isinstance(event, yaml.MappingStartEvent) else None)
+            if len(open_) > MAX_DEPTH:
+                raise BoundedYamlError(f"lists or mappings nested deeper than {MAX_DEPTH} levels "
+                                       f"at line {event.start_mark.line + 1}")
 
 
 def _check_expansion(doc: Any) -> None:

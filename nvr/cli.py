@@ -45,7 +45,10 @@ def bounded(kind: type, lo: float, hi: float, unit: str = ""):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own usage errors: one line, exit 2
-        self.exit(2, f"error: {self.prog}: {message}\n")
+        # argparse quotes what it refuses: a 5,000-character argument stays one short line.
+        if len(message) > 300:
+            message = message[:240] + " ... " + message[-50:]
+        self.exit(2, f"error: {self.prog}: {' '.join(message.split())}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
