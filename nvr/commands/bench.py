@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from nvr.cli import UserError, bounded
 from firmware.config import MAX_CHANNELS
@@ -26,7 +27,7 @@ PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_
 def add_parser(sub):
     p = sub.add_parser("bench", help="accuracy and channel capacity against baselines, in the same run",
                        description=__doc__.split("\n\n")[0])
-    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,throughput}")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,throughput,soak}")
 
     a = bsub.add_parser("accuracy", help="F-measure and cost per frame on sequences with ground-truth masks")
     a.add_argument("sequences", nargs="+", metavar="SEQUENCE_DIR",
@@ -52,10 +53,24 @@ def add_parser(sub):
                    help="then search the most channels that run in real time with no overruns or drops")
     t.set_defaults(func=run)
 
+    s = bsub.add_parser("soak", help="16 channels with flapping and stalling sources and a disk that fills twice: "
+                                     "memory, descriptors, store and loss over time")
+    s.add_argument("--state-dir", required=True, type=Path, metavar="DIR",
+                   help="a fresh directory on a small filesystem of its own, which the soak fills "
+                        "(make soak mounts a tmpfs)")
+    s.add_argument("--seconds", type=bounded(float, 30, 7 * 86400, " s"), default=3600.0, metavar="S",
+                   help="wall seconds to run (3600; CI runs 60)")
+    s.add_argument("--sample-every", type=bounded(float, 1, 3600, " s"), default=None, metavar="S",
+                   help="seconds between samples (default: a 60th of the run)")
+    s.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    s.set_defaults(func=run)
+
 
 def run(args) -> int:
     if args.bench_command == "accuracy":
         return _accuracy(args)
+    if args.bench_command == "soak":
+        return _soak(args)
     return _throughput(args)
 
 
@@ -196,3 +211,46 @@ def _throughput_table(r: dict) -> None:
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{w}}  {v}")
+
+
+# ---------------------------------------------------------------- soak
+
+SOAK_WARMUP = 0.2  # share of the run before memory and descriptors are expected flat
+
+
+def _soak(args) -> int:
+    from firmware.bench.soak import SoakError, run_soak, verdict
+
+    every = args.sample_every or max(1.0, args.seconds / 60)
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else \
+        (lambda line: print(line, flush=True))
+    try:
+        r = run_soak(args.seconds, args.state_dir, every, SOAK_WARMUP, log=log)
+    except SoakError as e:
+        raise UserError(str(e)) from None
+    problems = verdict(r, SOAK_WARMUP)
+    figures = r.figures(SOAK_WARMUP)
+    if args.json:
+        print(json.dumps({
+            "seconds": r.seconds, "channels": r.channels, "warmup_share": SOAK_WARMUP, **figures,
+            "samples": [dataclasses.asdict(s) for s in r.samples], "fill_cycles": r.fill_cycles,
+            "store_failing_lines": r.failing_lines, "store_recovered_lines": r.recovered_lines,
+            "integrity": r.integrity, "reports_readable": r.reports_readable, "reports_total": r.reports_total,
+            "counted_visits": r.counted_visits, "lost_visits": r.lost_visits,
+            "lost_dwell_seconds": r.lost_dwell_seconds, "tracebacks": r.tracebacks,
+            "video_losses": r.video_losses, "restores": r.restores, "passed": not problems, "problems": problems,
+        }), flush=True)
+    else:
+        rss, fds = figures["rss_mb"], figures["fds"]
+        print(f"memory (RSS, appliance + workers) after the warm-up: first {rss['first']} MB, last {rss['last']} MB, "
+              f"largest {rss['max']} MB")
+        print(f"open descriptors after the warm-up: first {fds['first']}, last {fds['last']}, "
+              f"range {fds['min']}..{fds['max']}")
+        print(f"disk filled and freed {r.fill_cycles} times; the store said so {r.failing_lines} times and "
+              f"recovered {r.recovered_lines} times")
+        print(f"sources: {r.video_losses} video losses, {r.restores} restores")
+        print(f"store integrity {r.integrity}; reports readable {r.reports_readable} of {r.reports_total}; "
+              f"statistics lost: {r.lost_visits} of {r.counted_visits} visits, {r.lost_dwell_seconds:g} s of dwell; "
+              f"tracebacks {r.tracebacks}")
+        print("soak passed" if not problems else "soak FAILED: " + "; ".join(problems))
+    return 0 if not problems else 1
