@@ -108,6 +108,20 @@ def run_nvr(argv: list[str], suite: str, stdin: bytes = b"") -> tuple[int, str, 
 
 
 @pytest.fixture(scope="module", autouse=True)
+def memory_limit():
+    """Commands run in this process: one that read /dev/zero to the end (as the configuration
+    loader did) must fail with MemoryError here, not take the machine's memory."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = 12 << 30
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@pytest.fixture(scope="module", autouse=True)
 def report(request):
     yield
     tr = request.config.pluginmanager.getplugin("terminalreporter")

@@ -127,11 +127,40 @@ def _unreadable(path: Path) -> Path:
     return path
 
 
+ISOLATED = """
+import resource, signal
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))  # a regression fails here, not the machine
+signal.alarm({limit})                                          # ...and a hang is a failure
+from firmware.config import ConfigError, load_config
+try:
+    load_config({path!r})
+    print("accepted")
+except ConfigError as e:
+    assert "\\n" not in str(e) and len(str(e)) <= 600, str(e)
+    print("refused")
+"""
+
+
 @pytest.mark.parametrize("what", MADE)
 def test_made_file(tmp_path, what):
+    """In a child process with a memory limit and a timeout: before the bounds, /dev/zero
+    read until the machine ran out of memory."""
+    import subprocess
+    import sys
+
     path = MADE[what](tmp_path)
-    assert load_or_refuse(path, "config corpus") == ("accepted" if what == "an unreadable file (mode 000)"
-                                                     and os.geteuid() == 0 else "refused")
+    try:
+        r = subprocess.run([sys.executable, "-c", ISOLATED.format(limit=int(LIMIT_S), path=str(path))],
+                           capture_output=True, text=True, timeout=LIMIT_S + 30, cwd=Path(__file__).parents[1])
+    except subprocess.TimeoutExpired:
+        count("config corpus", "hang")
+        raise
+    if r.returncode != 0:
+        count("config corpus", "hang" if r.returncode == -14 else "traceback")  # -14: SIGALRM
+        raise AssertionError(r.stderr[-3000:])
+    outcome = r.stdout.split()[-1]
+    count("config corpus", outcome)
+    assert outcome == ("accepted" if what == "an unreadable file (mode 000)" and os.geteuid() == 0 else "refused")
 
 
 def test_a_refusal_names_the_file_and_the_reason(tmp_path):

@@ -241,9 +241,9 @@ def _soak(args) -> int:
             "video_losses": r.video_losses, "restores": r.restores, "passed": not problems, "problems": problems,
         }), flush=True)
     else:
-        rss, fds = figures["rss_mb"], figures["fds"]
-        print(f"memory (RSS, appliance + workers) after the warm-up: first {rss['first']} MB, last {rss['last']} MB, "
-              f"largest {rss['max']} MB")
+        rss, mem, fds = figures["rss_mb"], figures["private_mb"], figures["fds"]
+        print(f"memory (appliance + workers) after the warm-up: private first {mem['first']} MB, last "
+              f"{mem['last']} MB, largest {mem['max']} MB; resident first {rss['first']} MB, last {rss['last']} MB")
         print(f"open descriptors after the warm-up: first {fds['first']}, last {fds['last']}, "
               f"range {fds['min']}..{fds['max']}")
         print(f"disk filled and freed {r.fill_cycles} times; the store said so {r.failing_lines} times and "
