@@ -44,20 +44,9 @@ def tmpfs(mountpoint: Path, size: str):
 
 def fill(directory: Path, name: str = "filler") -> Path:
     """Write a file in `directory` until its filesystem is full; the file's path."""
-    path = directory / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    block = b"\0" * 65536
-    try:
-        while True:
-            try:
-                os.write(fd, block)
-            except OSError:
-                if len(block) == 1:
-                    break
-                block = block[: len(block) // 2]  # the last few pages too
-    finally:
-        os.close(fd)
-    return path
+    from firmware.bench.soak import fill as fill_filesystem
+
+    return fill_filesystem(directory, name)
 
 
 def free(filler: Path) -> None:

@@ -15,6 +15,7 @@ import signal
 import threading
 from collections import Counter
 
+import pytest
 from hypothesis import strategies as st
 
 TALLY: dict[str, Counter] = {}
@@ -30,6 +31,19 @@ def summary(suite: str) -> str:
     failed = c["traceback"] + c["hang"]
     detail = ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
     return f"fuzz {suite}: {tried} cases tried, {tried - failed} survived ({detail})"
+
+
+def tally_reporter(*suites: str):
+    """A module fixture that prints the suites' counts when the module's tests are done
+    (shown with `pytest -s`)."""
+    @pytest.fixture(scope="module", autouse=True)
+    def report(request):
+        yield
+        tr = request.config.pluginmanager.getplugin("terminalreporter")
+        for suite in suites:
+            if tr is not None and suite in TALLY:
+                tr.write_line(summary(suite))
+    return report
 
 
 class Hang(BaseException):

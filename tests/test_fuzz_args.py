@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from firmware.cli import main
 from firmware.clock import to_clock
 from firmware.store import FILENAME, SqliteStatistics
-from fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, logged_tracebacks, summary, \
+from fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, logged_tracebacks, tally_reporter, \
     text_or_number
 
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "args.txt"
@@ -121,12 +121,7 @@ def memory_limit():
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report(request):
-    yield
-    tr = request.config.pluginmanager.getplugin("terminalreporter")
-    for suite in ("args corpus", "args generated"):
-        tr.write_line(summary(suite))
+report = tally_reporter("args corpus", "args generated")
 
 
 def corpus_cases() -> list[tuple[str, int]]:

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from firmware.config import ConfigError, load_config, save_config
-from fuzzkit import HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, summary
+from fuzzkit import HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, tally_reporter
 
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "config"
 LIMIT_S = 15.0   # wall seconds one load may take (the largest legal file parses in ~1 s)
@@ -54,13 +54,7 @@ def load_or_refuse(path: Path | str, suite: str) -> str:
     return "accepted"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report(request):
-    yield
-    tr = request.config.pluginmanager.getplugin("terminalreporter")
-    for suite in ("config corpus", "config documents", "config bytes"):
-        if tr is not None:
-            tr.write_line(summary(suite))
+report = tally_reporter("config corpus", "config documents", "config bytes")
 
 
 # --------------------------------------------------------------------------- the corpus

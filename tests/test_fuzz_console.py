@@ -11,8 +11,6 @@ was logged with a traceback; the configuration on disk still loads after it.
 from __future__ import annotations
 
 import codecs
-import datetime as dt
-import io
 import socket
 import threading
 import time
@@ -22,63 +20,26 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from firmware.auth import LoginGuard, PasswordStore
-from firmware.clock import parse_start
+from firmware.auth import LoginGuard
 from firmware.config import load_config
-from firmware.service import ServiceError
-from fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, count, logged_tracebacks, summary
+from fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, count, logged_tracebacks, tally_reporter
 from hal.console import SocketPort
 from menu.session import serve
+from test_menu_session import PASSWORD, appliance, wait_for_report  # noqa: F401 - the fixture, shared
 
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "console.yaml"
-PASSWORD = "Heat-Map-2026"
 LOGIN = f"admin\r{PASSWORD}\r".encode()
 LOGOUT = b"\x03\r" + b"0\r" * 10 + b"y\r" + b"0\r" * 5
 SESSION_LIMIT = 60.0  # wall seconds a whole session may take (exports included)
-CONFIG = """\
-appliance:
-  export_device: {usb}
-  status_interval: 3600
-  checkpoint_interval: 1
-  console: {{idle_logout: 30, color: true}}
-channels:
-  - {{id: 1, name: Lobby, source: clip.mp4, loop: true}}
-  - {{id: 3, name: Yard, source: clip.mp4, loop: true, heat_map: {{enabled: true}}}}
-"""
-
-
-@pytest.fixture(scope="module")
-def appliance(tmp_path_factory):
-    from clips import make_clip, moving_square_frames
-    from firmware.appliance import Appliance, RunOptions
-
-    tmp = tmp_path_factory.mktemp("console-fuzz")
-    make_clip(tmp / "clip.mp4", moving_square_frames(50, size=(160, 120)), fps=25)
-    (tmp / "usb").mkdir()
-    (tmp / "nvr.yaml").write_text(CONFIG.format(usb=tmp / "usb"))
-    state = tmp / "state"
-    PasswordStore(state).set(PASSWORD)
-    a = Appliance(load_config(tmp / "nvr.yaml"), RunOptions(state_dir=state, start=parse_start("2026-11-24T08:00"),
-                                                            console="none"), out=io.StringIO())
-    a.boot()
-    deadline = time.monotonic() + 30
-    while True:  # statistics for the day, so Counting and Export have something to do
-        try:
-            a.service().count(3, "daily", dt.date(2026, 11, 24), "people")
-            break
-        except ServiceError:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-    yield a, tmp / "nvr.yaml"
-    a.shutdown()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def report(request):
-    yield
-    tr = request.config.pluginmanager.getplugin("terminalreporter")
-    for suite in ("console corpus", "console generated"):
-        tr.write_line(summary(suite))
+def statistics_for_the_day(appliance):
+    """Counting and Export have something to do: the day's first checkpoint is in."""
+    wait_for_report(appliance[0].service(), 3, timeout=30)
+
+
+report = tally_reporter("console corpus", "console generated")
 
 
 def session(service, data: bytes, suite: str) -> str:
@@ -158,7 +119,7 @@ def test_a_report_date_outside_the_clock_is_refused_in_one_line(appliance):
 # --------------------------------------------------------------------------- generated sessions
 
 def _answer(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape").replace(b"\r", b"").replace(b"\n", b"") + b"\r"
+    return text.encode("utf-8", "surrogatepass").replace(b"\r", b"").replace(b"\n", b"") + b"\r"
 
 
 answers = st.one_of(DATE_TEXT, NUMBER_TEXT, HOSTILE_TEXT, st.text(max_size=30),

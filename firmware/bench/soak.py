@@ -354,7 +354,7 @@ def _drive(proc, lines, state_dir: Path, seconds: float, sample_every: float, re
             reader = sqlite3.connect(state_dir / "statistics.sqlite3")
             reader.execute("BEGIN")
             reader.execute("SELECT count(*) FROM hours").fetchone()  # a report reader's snapshot
-            filler = _fill(state_dir.parent if _same_fs(state_dir.parent, state_dir) else state_dir)
+            filler = fill(state_dir.parent if _same_fs(state_dir.parent, state_dir) else state_dir)
             log(f"soak: {t:6.0f} s  disk filled")
         elif not full and filler is not None:
             reader.close()
@@ -389,8 +389,9 @@ def _same_fs(a: Path, b: Path) -> bool:
         return False
 
 
-def _fill(directory: Path) -> Path:
-    path = directory / "soak-filler"
+def fill(directory: Path, name: str = "soak-filler") -> Path:
+    """Write a file in `directory` until its filesystem is full (the last pages too); its path."""
+    path = directory / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     block = b"\0" * 65536
     try:
@@ -404,10 +405,6 @@ def _fill(directory: Path) -> Path:
     finally:
         os.close(fd)
     return path
-
-
-FAILING = "held in memory (up to"   # the appliance's line when the store stops taking writes
-RECOVERED = ": writing again after"   # ... and when it takes them again
 
 
 def _store_state(lines: list[str]) -> str:
