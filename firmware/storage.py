@@ -28,6 +28,7 @@ opened at a later retry; the appliance runs meanwhile with everything held.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -104,6 +105,7 @@ class HeldStatistics:
         self._next_retry = 0.0
         self._lost = 0
         self._dropping = False   # logged "dropping" in this episode
+        self._retrying = False   # a retry is under way (in another thread, or this one)
 
     # ------------------------------------------------------------------ boot
 
@@ -132,7 +134,7 @@ class HeldStatistics:
                 except (StoreUnwritable, StoreDamaged) as e:
                     self._fail(e)
             self._hold(rec)
-            self.retry()
+        self.retry()
 
     def save_background(self, channel: int, wall: float, image: np.ndarray) -> None:
         with self._lock:
@@ -155,10 +157,10 @@ class HeldStatistics:
             self._names[channel] = name
 
     def checkpoint(self) -> None:
+        if self._failing_since is not None:
+            self.retry()
+            return
         with self._lock:
-            if self._failing_since is not None:
-                self.retry()
-                return
             try:
                 self.store.checkpoint()
             except (StoreUnwritable, StoreDamaged) as e:
@@ -167,9 +169,9 @@ class HeldStatistics:
 
     def close(self) -> None:
         """A last attempt to write what is held, then close the store."""
+        if self._failing_since is not None:
+            self.retry(force=True)
         with self._lock:
-            if self._failing_since is not None:
-                self.retry(force=True)
             if self._held:
                 log.error("statistics store %s: %d channel-hours of statistics held in memory could not be "
                           "written and are lost (%s)", self.path, len(self._held), self._last_error)
@@ -191,27 +193,51 @@ class HeldStatistics:
 
     def retry(self, force: bool = False) -> None:
         """While failing and a retry is due (or `force`): open the store if it is not,
-        write what is held, and check the store takes writes again."""
+        write what is held, and check the store takes writes again.
+
+        The held hours are written outside the lock, a batch at a time (taken out,
+        written, or put back in front on failure), so channels recording meanwhile
+        are held as usual instead of waiting for the whole backlog."""
         with self._lock:
-            if self._failing_since is None:
+            if self._failing_since is None or self._retrying:
                 return
             now = time.monotonic()
             if not force and now < self._next_retry:
                 return
             self._next_retry = now + self.retry_interval
-            try:
-                if self.store is None:
-                    self._set_store(self._open_store())
-                self._write_held()
+            self._retrying = True
+        try:
+            if self.store is None:
+                store = self._open_store()  # outside the lock: the boot check may take seconds
+                with self._lock:
+                    self._set_store(store)
+            while True:
+                with self._lock:
+                    batch = [self._held.pop(k) for k in list(itertools.islice(self._held, WRITE_BATCH))]
+                    self._held_bytes -= sum(_nbytes(r) for r in batch)
+                if len(batch) < WRITE_BATCH:
+                    break  # the last few go with the rest, under the lock, below
+                try:
+                    self.store.import_hours(batch)
+                except BaseException:
+                    with self._lock:
+                        self._put_back(batch)
+                    raise
+            with self._lock:
+                self._put_back(batch)
+                self._write_rest()
                 self.store.checkpoint()  # the store takes writes again only if this goes through
-            except (StoreUnwritable, StoreDamaged) as e:
+                log.warning("statistics store %s: writing again after %s; the statistics held in memory are "
+                            "written%s", self.path, _ago(self._failing_since),
+                            f" ({self._lost} channel-hours were dropped over the bound)" if self._lost else "")
+                self._failing_since, self._last_error, self._dropping = None, "", False
+        except (StoreUnwritable, StoreDamaged) as e:
+            with self._lock:
                 self._last_error = _line(e)
-                log.debug("statistics store still failing: %s", self._last_error)
-                return
-            log.warning("statistics store %s: writing again after %s; the statistics held in memory are "
-                        "written%s", self.path, _ago(self._failing_since),
-                        f" ({self._lost} channel-hours were dropped over the bound)" if self._lost else "")
-            self._failing_since, self._last_error, self._dropping = None, "", False
+            log.debug("statistics store still failing: %s", self._last_error)
+        finally:
+            with self._lock:
+                self._retrying = False
 
     # ------------------------------------------------------------------ internals
 
@@ -232,6 +258,9 @@ class HeldStatistics:
             rec = _merge(old, rec)
         self._held[key] = rec
         self._held_bytes += _nbytes(rec)
+        self._enforce_bound()
+
+    def _enforce_bound(self) -> None:
         while len(self._held) > self.max_hours or (self._held_bytes > self.max_bytes and len(self._held) > 1):
             dropped = self._held.pop(next(iter(self._held)))
             self._held_bytes -= _nbytes(dropped)
@@ -241,7 +270,19 @@ class HeldStatistics:
                 log.error("statistics store %s: %d channel-hours held in memory, the most it holds; the oldest "
                           "are dropped from now on until the store can be written", self.path, len(self._held))
 
-    def _write_held(self) -> None:
+    def _put_back(self, batch: list[HourRecord]) -> None:
+        """Return `batch` (taken out to be written) in front of what was held meanwhile."""
+        later, self._held = self._held, {}
+        for rec in batch:
+            self._held[(rec.channel, rec.hour_start, rec.layout)] = rec
+        for key, rec in later.items():
+            old = self._held.pop(key, None)
+            self._held[key] = rec if old is None else _merge(old, rec)
+        self._held_bytes = sum(_nbytes(r) for r in self._held.values())
+        self._enforce_bound()
+
+    def _write_rest(self) -> None:
+        """Under the lock: the held hours left (a few), channel names and backgrounds."""
         store = self.store
         for channel, name in list(self._names.items()):
             store.set_channel_name(channel, name)

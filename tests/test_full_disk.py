@@ -170,6 +170,56 @@ def test_held_statistics_are_written_when_space_returns(small_fs, storage_log):
         assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_channels_keep_recording_while_the_backlog_is_written(tmp_path, storage_log):
+    """The write-back runs outside the sink's lock: records arriving meanwhile (for hours being
+    written and for new ones) are held and written after, and every count arrives once."""
+    from firmware.storage import HeldStatistics
+
+    rng = np.random.default_rng(6)
+    with tmpfs(tmp_path / "fs", "6m") as small_fs:
+        _backlog(small_fs, rng, HeldStatistics)
+
+
+def _backlog(small_fs: Path, rng, HeldStatistics) -> None:
+    held = HeldStatistics(lambda: SqliteStatistics(small_fs), str(small_fs / FILENAME), retry_interval=3600)
+    held.open()
+    filler = fill(small_fs)
+    sent = []
+    k = 0
+    while held.status().ok or len(sent) < 120:
+        rec = noisy_record(1 + k % 4, k // 4, rng, big_layout(0))
+        held.record(rec)
+        sent.append(rec)
+        k += 1
+        assert k < 2000
+    free(filler)
+    stop = threading.Event()
+
+    def keep_recording():
+        for j in range(200):  # small hours, new ones and repeats of hours being written
+            if stop.is_set():
+                break
+            rec = hour_record(5 + j % 2, DAY0 + 3600 * (j % 40), rng, layout=big_layout(0))
+            held.record(rec)
+            sent.append(rec)
+
+    t = threading.Thread(target=keep_recording)
+    t.start()
+    held.retry(force=True)
+    stop.set()
+    t.join()
+    for _ in range(5):
+        if held.status().ok:
+            break
+        held.retry(force=True)
+    assert held.status().ok, held.status()
+    held.close()
+    with SqliteStatistics(small_fs) as store:
+        for ch in range(1, 7):
+            v, _ = totals(store, ch, 30)
+            assert v == sum(r.visits_total for r in sent if r.channel == ch), ch
+
+
 def test_held_hours_are_bounded_and_the_dropped_ones_counted(small_fs, storage_log):
     from firmware.storage import HeldStatistics
 
