@@ -9,7 +9,6 @@ filesystem that fills while it runs, and booting on one that is already full.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import signal
 import sqlite3

@@ -407,6 +407,10 @@ def fill(directory: Path, name: str = "soak-filler") -> Path:
     return path
 
 
+FAILING = "held in memory (up to"   # the appliance's line when the store stops taking writes
+RECOVERED = ": writing again after"   # ... and when it takes them again
+
+
 def _store_state(lines: list[str]) -> str:
     state = "writable"
     for x in lines:
