@@ -3,7 +3,7 @@
 The corpus (tests/fuzz_corpus/args.txt) holds the command lines that were
 tracebacks or hangs, with the expected exit status; hypothesis adds command
 lines of every subcommand with hostile values for every option. Commands run
-in this process (`firmware.cli.main`), each under a hang guard; the contexts
+in this process (`nvr.cli.main`), each under a hang guard; the contexts
 are chosen so that any accepted command ends within seconds (a run at full
 speed whose one camera refuses connections, a throughput bench whose source
 is not a video), so a case that does not end is a hang the product let in.
@@ -25,10 +25,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from firmware.cli import main
+from nvr.cli import main
 from firmware.clock import to_clock
 from firmware.store import FILENAME, SqliteStatistics
-from fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, logged_tracebacks, tally_reporter, \
+from tests.fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, logged_tracebacks, tally_reporter, \
     text_or_number
 
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "args.txt"
@@ -37,8 +37,8 @@ LIMIT_S = 30.0  # a run boots in a few seconds; nothing accepted here should tak
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory):
-    from clips import make_clip, moving_square_frames
-    from test_store import hour_record
+    from tests.clips import make_clip, moving_square_frames
+    from tests.test_store import hour_record
 
     d = tmp_path_factory.mktemp("args")
     clip = make_clip(d / "clip.mp4", moving_square_frames(25, size=(160, 120)), fps=25)

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from firmware.config import ConfigError, load_config, save_config
-from fuzzkit import HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, tally_reporter
+from tests.fuzzkit import HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, tally_reporter
 
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "config"
 LIMIT_S = 15.0   # wall seconds one load may take (the largest legal file parses in ~1 s)

@@ -20,12 +20,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from firmware.auth import LoginGuard
 from firmware.config import load_config
-from fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, count, logged_tracebacks, tally_reporter
+from tests.fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, count, logged_tracebacks, tally_reporter
 from hal.console import SocketPort
 from menu.session import serve
-from test_menu_session import PASSWORD, appliance, wait_for_report  # noqa: F401 - the fixture, shared
+from tests.test_menu_session import PASSWORD, appliance, wait_for_report  # noqa: F401 - the fixture, shared
 
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "console.yaml"
 LOGIN = f"admin\r{PASSWORD}\r".encode()
@@ -46,9 +45,7 @@ def session(service, data: bytes, suite: str) -> str:
     """Log in, type `data`, log out and hang up; the transcript. Fails on a traceback or a hang."""
     mine, theirs = socket.socketpair()
     stop = threading.Event()
-    guard = LoginGuard(lockout_seconds=0.1)
-    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), kwargs={"guard": guard},
-                         daemon=True)
+    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), daemon=True)
     out = bytearray()
     with logged_tracebacks() as logged:
         t.start()

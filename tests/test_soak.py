@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fullfs import tmpfs
+from tests.fullfs import tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_soak_short_mode(tmp_path):
     with tmpfs(tmp_path / "fs", "16m") as fs:
-        r = subprocess.run([sys.executable, "-m", "firmware", "bench", "soak", "--state-dir", str(fs / "state"),
+        r = subprocess.run([sys.executable, "-m", "nvr", "bench", "soak", "--state-dir", str(fs / "state"),
                             "--seconds", "60", "--sample-every", "3", "--json"], cwd=REPO, capture_output=True,
                            text=True, timeout=600)
     assert r.stdout, r.stderr
@@ -37,7 +37,7 @@ def test_soak_short_mode(tmp_path):
 
 
 def test_the_soak_refuses_a_large_filesystem(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "firmware", "bench", "soak", "--state-dir", "/", "--seconds", "30"],
+    r = subprocess.run([sys.executable, "-m", "nvr", "bench", "soak", "--state-dir", "/", "--seconds", "30"],
                        cwd=REPO, capture_output=True, text=True, timeout=60)
     if r.returncode == 2 and "not empty" in r.stderr:
         pytest.fail("the size check must come first")

@@ -20,14 +20,14 @@ import yaml
 
 from firmware.clock import to_clock
 from firmware.store import FILENAME, SqliteStatistics
-from test_store import hour_record
+from tests.test_store import hour_record
 
 REPO = Path(__file__).resolve().parents[1]
 DAY0 = int(to_clock(datetime(2026, 11, 24)))
 
 
 def nvr(*args: str, timeout: float = 120, stdin=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "nvr", *args], capture_output=True, text=True, cwd=REPO,
                           timeout=timeout, stdin=stdin)
 
 
@@ -88,7 +88,7 @@ DAMAGE = {
 
 @pytest.fixture
 def clip(tmp_path):
-    from clips import make_clip, moving_square_frames
+    from tests.clips import make_clip, moving_square_frames
 
     return make_clip(tmp_path / "clip.mp4", moving_square_frames(25, size=(160, 120)), fps=25)
 
@@ -203,7 +203,7 @@ def test_repair_refuses_while_an_appliance_runs_on_the_state_dir(tmp_path, clip)
 
     state = tmp_path / "state"
     cfg = config(tmp_path, clip)
-    p = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(cfg), "--state-dir", str(state)],
+    p = subprocess.Popen([sys.executable, "-m", "nvr", "run", "--config", str(cfg), "--state-dir", str(state)],
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for line in p.stdout:

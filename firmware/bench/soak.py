@@ -287,7 +287,7 @@ def run_soak(seconds: float, state_dir: Path, sample_every: float, warmup: float
         config = scratch / "soak.yaml"
         config.write_text(_config(clip, [s.port for s in servers], [w.path for w in writers]))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware", "run", "--config", str(config), "--state-dir", str(state_dir),
+            [sys.executable, "-m", "nvr", "run", "--config", str(config), "--state-dir", str(state_dir),
              "--speed", "realtime", "--start", datetime.now().replace(microsecond=0).isoformat()],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
