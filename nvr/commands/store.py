@@ -84,19 +84,24 @@ def _check(args) -> int:
 
 
 def _repair(args) -> int:
-    from firmware.state_lock import StateLocked, lock_state_dir
+    from firmware.applock import LockError, claim
     from firmware.store import StoreError
     from firmware.store_health import repair
 
     if not args.state_dir.is_dir():
         raise UserError(f"--state-dir {args.state_dir}: not a directory")
     try:
-        with lock_state_dir(args.state_dir):
-            result = repair(args.state_dir)
-    except StateLocked as e:
-        raise UserError(f"{e}; stop it before repairing its store") from None
+        # The appliance's own claim on the directory: refused while one runs there, and
+        # none can boot on it while the store is being moved.
+        lock = claim(args.state_dir, [], 0.0)
+    except LockError as e:
+        raise UserError(f"{e}; it holds the store repair would move") from None
+    try:
+        result = repair(args.state_dir)
     except StoreError as e:
         raise UserError(str(e)) from None
+    finally:
+        lock.release()
     for path in result.moved:
         print(f"moved aside  {path}")
     print(f"new store    {result.fresh}")
