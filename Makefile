@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo-out
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,archive,bench]'
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,min,max,rounds
+
+# The hour-long soak (docs/reliability.md): 16 channels with flapping and stalling
+# sources on a small tmpfs that fills twice. Mounting it needs root.
+SOAK_SECONDS ?= 3600
+soak: $(STAMP)
+	@d=$$(mktemp -d) && mount -t tmpfs -o size=64m tmpfs $$d && \
+	  { $(BIN)/nvr bench soak --state-dir $$d/state --seconds $(SOAK_SECONDS); rc=$$?; \
+	    umount -l $$d; rmdir $$d; exit $$rc; }
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .benchmarks

@@ -37,7 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Protocol, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, TextIO
 
 import numpy as np
 
@@ -60,8 +60,12 @@ from vca.params import PARAMETER_KEYS
 from firmware.stats import MemoryStatistics, StatisticsSink
 from firmware.scheduler import available_cores
 from firmware.workers import CaptureSpec, ChannelSpec, ProcessPool
-from hal.capture import is_live
+from hal.capture import is_live, is_stream_device
 from hal.input import CaptureInput, CaptureState
+
+if TYPE_CHECKING:
+    from firmware.storage import HeldStatistics, StorageStatus
+    from firmware.store import SqliteStatistics
 
 log = logging.getLogger("firmware.appliance")
 
@@ -69,6 +73,7 @@ EXPORT_FOLDER = "export"  # under the state directory: where Export writes while
 BOOT_WAIT = 3.0  # wall seconds boot waits for inputs to open before reporting them
 WORKER_START_TIMEOUT = 60.0  # wall seconds for worker processes to load the kernels (a first boot compiles)
 STOP_TIMEOUT = 10.0          # wall seconds channels get to drain their hour at shutdown
+BOOT_STORE_CHECK = 10.0      # wall seconds boot spends checking the statistics store (quick_check)
 FLUSH_TIMEOUT = 1.0          # wall seconds a report waits for channels to hand over their running hour
 DEVICE_FILE = "device.json"  # the device's identity (ID, serial number), made at first boot
 MODEL = "NVR-HM-SIM"         # what deviceInfo reports as the model
@@ -108,7 +113,8 @@ class Appliance:
         self.pool: ProcessPool | None = None  # recordings; live cameras have a thread each
         self.stop_event = threading.Event()
         self.totals = MemoryStatistics()
-        self.store: StatisticsSink | None = None
+        self.store: SqliteStatistics | None = None   # for reads (reports); None until it opens
+        self.storage: HeldStatistics | None = None   # the statistics sink in front of it (firmware.storage)
         self._claim: ApplianceLock | None = None
         self._config_lock = threading.Lock()
         self._started_front_ends: list[FrontEnd] = []
@@ -151,14 +157,30 @@ class Appliance:
         self._say(f"state directory {d}")
 
     def _open_store(self) -> None:
-        from firmware.store import SqliteStatistics  # the reports issue's store
+        # A damaged store stops the boot (StoreDamaged: one line naming the file and
+        # `nvr store repair`); a full disk does not: statistics are held in memory.
+        from firmware.storage import HeldStatistics
+        from firmware.store import FILENAME, SqliteStatistics
 
-        # Held until shutdown: tells archive re-analysis which hours are being written here.
+        # Held until shutdown: tells archive re-analysis which hours are being written here,
+        # and `nvr store repair` that the store is in use.
         self._claim = claim(self.options.state_dir, [ch.id for ch in self.config.channels], self.options.start)
-        self.store = SqliteStatistics(self.options.state_dir)
+        d = self.options.state_dir
+        # Boot checks the file (bounded: a large store on slow flash is checked in part).
+        self.storage = HeldStatistics(lambda: SqliteStatistics(d, check_seconds=BOOT_STORE_CHECK),
+                                      str(d / FILENAME), on_open=lambda store: setattr(self, "store", store))
+        self.storage.open()
+        if self.store is not None and not self.store.checked:
+            log.warning("statistics store %s: the boot check stopped after %g s (a large store); run "
+                        "`nvr store check --state-dir %s` for a full one", self.store.path, BOOT_STORE_CHECK, d)
         for ch in self.config.channels:
-            self.store.set_channel_name(ch.id, ch.name)
-        self._say(f"statistics store {self.store.path}")
+            self.storage.set_channel_name(ch.id, ch.name)
+        st = self.storage.status()
+        if st.ok:
+            self._say(f"statistics store {st.path}")
+        else:
+            self._say(f"statistics store {st.last_error}; running with statistics held in memory "
+                      f"(up to {st.max_channel_hours} channel-hours) until it can be written")
         target = self.export_target()
         how = "appliance.export_device" if not target.default else \
             "default; set appliance.export_device, or in the console Configuration > Export Device"
@@ -172,6 +194,8 @@ class Appliance:
 
     def _stored_time(self, ch) -> float | None:
         """Where counting starts for a channel whose stored statistics reach past the clock's start."""
+        if self.store is None:  # not created yet (booted on a full disk): nothing stored
+            return None
         until = self.store.stored_until(ch.id)
         if until is None or until <= self.options.start:
             return None
@@ -194,7 +218,7 @@ class Appliance:
 
     def _start_channels(self) -> None:
         stop_at = None if self.options.duration is None else self.options.start + self.options.duration
-        sink = _FanOut([self.totals, self.store])
+        sink = _FanOut([self.totals, self.storage])
         # With as many channels as cores, the channels already fill the
         # cores; decoder frame threads would only add latency and memory.
         threads = 1 if len(self.config.channels) >= (os.cpu_count() or 1) else 0
@@ -207,9 +231,14 @@ class Appliance:
         specs = []
         for ch in self.config.channels:
             capture = self._capture_spec(ch, threads)
+            if ch.loop and is_stream_device(capture.source):
+                raise ConfigError(f"channel {ch.id}: {ch.source} is a FIFO or a device, not a recording; "
+                                  "it cannot be looped: set loop: false")
             count_from = self._stored_time(ch)
             if count_from is not None:
                 self.count_from[ch.id] = count_from
+            # A FIFO or device is live too: a thread of its own, so a writer that
+            # never comes cannot hold a worker's other channels.
             if is_live(capture.source):
                 self.channels[ch.id] = Channel(ch, CaptureInput(ch.id, capture.open), sink, budget_us=budget,
                                                checkpoint_interval=checkpoint, stop_at=stop_at,
@@ -291,6 +320,8 @@ class Appliance:
         last_t = time.monotonic()
         while not self.stop_event.wait(0.1):
             now = time.monotonic()
+            if self.storage is not None:
+                self.storage.retry()  # writes held statistics once the store can take them again
             self._announce_events()
             if self._finished(now):
                 break
@@ -369,8 +400,8 @@ class Appliance:
             self.pool.close(timeout=max(0.0, deadline - time.monotonic()))
         for c in self.channels.values():
             c.capture.close()
-        if self.store is not None:
-            self.store.close()
+        if self.storage is not None:
+            self.storage.close()
         if self._claim is not None:
             self._claim.release()
         for cid, c in self.channels.items():
@@ -513,6 +544,14 @@ class LocalService:
 
     # ------------------------------------------------------------ settings
 
+    def storage(self) -> StorageStatus:
+        from firmware.storage import StorageStatus
+
+        held = self._a.storage
+        if held is None:  # before boot opened it
+            return StorageStatus("ok", str(self._a.options.state_dir), None, 0, 0, 0, "")
+        return held.status()
+
     def console_settings(self) -> ConsoleConfig:
         return self._a.config.appliance.console
 
@@ -536,7 +575,7 @@ class LocalService:
                 height=info.height if info else 0, fps=k.fps, drops=c.capture.drops,
                 budget_us=b.budget_us if analysed else 0.0, median_us=b.median_us if analysed else 0.0,
                 p99_us=b.p99_us if analysed else 0.0, overruns=b.overruns,
-                skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or "",
+                skipped=b.skipped, stride=b.stride, last_error=c.capture.last_error or c.problem or "",
                 analysis_width=info.analysis_width if info else 0,
                 analysis_height=info.analysis_height if info else 0,
                 frames=k.frames, analysed=k.analysed, scene_changes=k.scene_changes,
@@ -594,6 +633,8 @@ class LocalService:
         if channel.alive:
             # What the channel analysed since its last checkpoint counts too.
             channel.flush(FLUSH_TIMEOUT)
+        if self._a.store is None:
+            raise ServiceError(f"the statistics store cannot be read yet: {self.storage().last_error}")
         try:
             return build_report(self._a.store, channel_id, report_type, date, model)
         except ReportError as e:

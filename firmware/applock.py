@@ -79,9 +79,14 @@ def claim(state_dir: str | os.PathLike, channels: list[int], since: float) -> Ap
                                 "stop it first or use another state directory") from None
             time.sleep(0.02)
     mine = Claim(os.getpid(), tuple(sorted(channels)), float(since))
-    f.truncate(0)
-    f.write(json.dumps({"pid": mine.pid, "channels": list(mine.channels), "since": mine.since}).encode())
-    f.flush()
+    try:  # unbuffered: nothing is left to flush (and fail) when the lock is released
+        os.ftruncate(f.fileno(), 0)
+        os.write(f.fileno(), json.dumps({"pid": mine.pid, "channels": list(mine.channels),
+                                         "since": mine.since}).encode())
+    except OSError:
+        # A full disk: the lock alone holds the directory; a reader that finds no claim
+        # in it takes the appliance to write every channel at every hour (`holder`).
+        pass
     return ApplianceLock(f, mine)
 
 

@@ -90,6 +90,10 @@ class Channel:
         self._done = threading.Event()
         self._started = False
         self._analyzer: ChannelAnalyzer | None = None
+        # Why the heat map cannot run on this source (a grid finer than the picture), or "":
+        # the channel keeps capturing, unanalysed, until its settings or its picture change.
+        self.problem = ""
+        self._refused: tuple | None = None   # (frame shape, grid) the analyzer refused
         self._layout: Layout | None = None
         self._hour: int | None = None
         self._preview: np.ndarray | None = None
@@ -211,7 +215,8 @@ class Channel:
         self.counters.wall = frame.wall
         self._take_pending_config()
         if self._analyzer is None or self._analyzer_size_changed(frame):
-            self._new_analyzer(self.capture.info)
+            if self._refused != self._refusal_key(frame):
+                self._new_analyzer(self.capture.info, frame)
         hour = hour_start(frame.wall)
         if self.warm_until is not None and frame.wall < self.warm_until:
             hour = WARM_UP
@@ -221,7 +226,7 @@ class Channel:
         armed = self._armed(frame.wall)
         if not armed and (self.config.heat_map.schedule or self._before_count(frame.wall)):
             self._fast_forward(frame.wall)
-        elif armed and self.budget.should_analyse():
+        elif armed and self._analyzer is not None and self.budget.should_analyse():
             # CPU time of this thread, not wall time: with many channels a
             # thread can be preempted mid-step, and waiting for a core is
             # not analysis cost (the budget is a share of the CPU).
@@ -283,6 +288,7 @@ class Channel:
             return
         old = self.config
         self.config = new
+        self._refused = None  # new settings may fit the picture
         if self._analyzer is None:
             return
         if (new.heat_map.grid_columns, new.heat_map.grid_rows) != (old.heat_map.grid_columns, old.heat_map.grid_rows):
@@ -297,12 +303,24 @@ class Channel:
     def _analyzer_size_changed(self, frame: Frame) -> bool:
         return frame.luma.shape != self._analyzer.foreground.shape
 
-    def _new_analyzer(self, info: StreamInfo) -> None:
+    def _refusal_key(self, frame: Frame) -> tuple:
+        hm = self.config.heat_map
+        return frame.luma.shape, hm.grid_columns, hm.grid_rows
+
+    def _new_analyzer(self, info: StreamInfo, frame: Frame) -> None:
         if self._analyzer is not None:
             self._close_hour()
+            self._analyzer = None
         hm = self.config.heat_map
-        self._analyzer = ChannelAnalyzer(info.analysis_height, info.analysis_width,
-                                         grid_columns=hm.grid_columns, grid_rows=hm.grid_rows)
+        try:
+            self._analyzer = ChannelAnalyzer(info.analysis_height, info.analysis_width,
+                                             grid_columns=hm.grid_columns, grid_rows=hm.grid_rows)
+        except ValueError as e:  # the grid does not fit this source's picture: say so once
+            self._refused = self._refusal_key(frame)
+            self.problem = f"heat map not analysed: {e} (heat_map.grid_columns / grid_rows)"
+            log.error("channel %d: %s", self.config.id, self.problem)
+            return
+        self._refused, self.problem = None, ""
         self._info = info
         self._configure_analyzer()
 

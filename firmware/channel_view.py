@@ -80,6 +80,7 @@ class ChannelView(Protocol):
     counters: ChannelCounters     # frames, analysed, fps, wall, done
     capture: CaptureView
     budget: BudgetView
+    problem: str                  # why the heat map cannot run on this source (a grid too fine), or ""
 
     @property
     def state(self) -> ChannelState: ...

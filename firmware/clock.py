@@ -8,15 +8,33 @@ whatever the host's time zone. There is no daylight-saving jump.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 HOUR = 3600
 _EPOCH = datetime(1970, 1, 1)
 DAY = 86400
 
+# The clock's range: from the epoch to the end of 9998, so every period a report
+# can ask for (an annual report ends on the next 1 January, a weekly one on a
+# Monday) and every status line stays within what `datetime` can represent.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+CLOCK_END = 253370764800.0  # to_clock(9999-01-01): the clock stops before this
+
 
 class ClockError(ValueError):
     pass
+
+
+def span_text() -> str:
+    return f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+
+
+def date_problem(day: date) -> str | None:
+    """Why `day` is outside the appliance clock, or None."""
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return f"{day.isoformat()} is outside the appliance clock ({span_text()})"
 
 
 def parse_start(text: str | None) -> float:
@@ -26,8 +44,18 @@ def parse_start(text: str | None) -> float:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise ClockError(f"--start: {text!r} is not an ISO 8601 time such as 2026-11-24T08:00") from None
+        raise ClockError(f"--start: {text[:40]!r} is not an ISO 8601 time such as 2026-11-24T08:00") from None
+    problem = date_problem(when.date())
+    if problem:
+        raise ClockError(f"--start: {problem}")
     return to_clock(when.replace(tzinfo=None))
+
+
+def check_run(start: float, duration: float | None) -> None:
+    """A run from `start` for `duration` appliance seconds must end within the clock."""
+    if duration is not None and start + duration >= CLOCK_END:
+        raise ClockError(f"--duration: {duration:g} s from {format_clock(start)} runs past "
+                         f"{LAST_DAY.isoformat()}, the end of the appliance clock")
 
 
 def to_clock(when: datetime) -> float:

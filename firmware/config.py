@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from firmware import bounded_yaml
 from firmware.atomic import replace_file
 from firmware.geometry import check_areas, polygon_problem
 from vca.limits import MAX_AREAS
@@ -28,6 +31,10 @@ from vca.params import PARAMETER_DEFAULT, PARAMETER_KEYS, PARAMETER_RANGE, HeatM
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_SEGMENTS_PER_DAY = 8   # arming windows a day, as the vendor's schedule allows
+MAX_CHANNELS = 256        # channel ids are 1..256
+MAX_WINDOWS = 7 * MAX_SEGMENTS_PER_DAY  # schedule windows per channel (one day each at most)
+MAX_NAME = 64             # characters of a channel's or the appliance's name
+MAX_PATH = 1024           # characters of a source, URL or export directory
 
 
 class ConfigError(ValueError):
@@ -143,17 +150,19 @@ class Config:
 
 
 def load_config(path: str | os.PathLike) -> Config:
+    """Read, parse and validate the file (bounded: see `firmware.bounded_yaml`); ConfigError otherwise."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        doc = bounded_yaml.load(bounded_yaml.read_text(path))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
+    except bounded_yaml.BoundedYamlError as e:
+        raise ConfigError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
-        raise ConfigError(f"{path}: not valid YAML{line}: {getattr(e, 'problem', e)}") from None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
     try:
         return parse_config(doc, path)
     except ConfigError as e:
@@ -167,6 +176,8 @@ def parse_config(doc: Any, path: Path | None = None) -> Config:
     raw_channels = top.require("channels")
     if not isinstance(raw_channels, list) or not raw_channels:
         raise ConfigError("channels: must be a non-empty list of channels")
+    if len(raw_channels) > MAX_CHANNELS:
+        raise ConfigError(f"channels: {len(raw_channels)} channels, at most {MAX_CHANNELS} are allowed")
     channels = tuple(_channel(c, f"channels[{i}]") for i, c in enumerate(raw_channels))
     seen: dict[int, int] = {}
     for i, ch in enumerate(channels):
@@ -201,18 +212,29 @@ def parse_heat_map(doc: Any, where: str = "heat_map") -> HeatMapConfig:
 
 def _channel(doc: Any, where: str) -> ChannelConfig:
     m = _Mapping(doc, where, {"id", "name", "source", "loop", "analysis_width", "heat_map"})
-    ch_id = m.integer("id", None, 1, 256)
-    source = m.string("source", None)
+    ch_id = m.integer("id", None, 1, MAX_CHANNELS)
+    source = m.string("source", None, MAX_PATH)
     if not source.strip():
         raise ConfigError(f"{m.key('source')}: must name a file or a URL")
+    loop = m.boolean("loop", False)
+    if loop and "://" in source and not source.startswith("file:"):
+        raise ConfigError(f"{m.key('loop')}: a live URL cannot be looped; loop applies to recordings, "
+                          "set loop: false")
     width = m.get("analysis_width", None)
+    width = None if width is None else m.integer("analysis_width", None, 64, 3840)
+    heat_map = parse_heat_map(m.get("heat_map", {}), m.key("heat_map"))
+    if width is not None and heat_map.grid_columns > width:
+        # The analysis picture is never narrower than analysis_width, so this is the
+        # one grid/size rule that can be checked before the source is opened.
+        raise ConfigError(f"{m.key('heat_map')}.grid_columns: {heat_map.grid_columns} columns do not fit the "
+                          f"analysis width of {width} pixels; use at most {width} columns")
     return ChannelConfig(
         id=ch_id,
-        name=m.string("name", f"Camera {ch_id:02d}"),
+        name=m.string("name", f"Camera {ch_id:02d}", MAX_NAME),
         source=source,
-        loop=m.boolean("loop", False),
-        analysis_width=None if width is None else m.integer("analysis_width", None, 64, 3840),
-        heat_map=parse_heat_map(m.get("heat_map", {}), m.key("heat_map")),
+        loop=loop,
+        analysis_width=width,
+        heat_map=heat_map,
     )
 
 
@@ -228,8 +250,10 @@ def _appliance(doc: Any, where: str) -> ApplianceConfig:
     export = m.get("export_device", None)
     if export is not None and (not isinstance(export, str) or not export.strip()):
         raise ConfigError(f"{m.key('export_device')}: must be a directory path")
+    if export is not None:
+        m.string("export_device", None, MAX_PATH)
     return ApplianceConfig(
-        name=m.string("name", "NVR"),
+        name=m.string("name", "NVR", MAX_NAME),
         export_device=export,
         status_interval=m.number("status_interval", 10.0, 0.5, 3600.0),
         checkpoint_interval=m.number("checkpoint_interval", 60.0, 1.0, 60.0),
@@ -262,7 +286,9 @@ def _polygon(doc: Any, where: str) -> tuple[tuple[float, float], ...]:
             or len(p) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
         ):
-            raise ConfigError(f"{where}[{i}]: {p!r} is not an [x, y] point of numbers")
+            raise ConfigError(f"{where}[{i}]: {show(p)} is not an [x, y] point of numbers")
+        if not all(math.isfinite(v) for v in p):
+            raise ConfigError(f"{where}[{i}]: {show(p)} is not a point inside the frame (0..1)")
         points.append((float(p[0]), float(p[1])))
     problem = polygon_problem(points)
     if problem:
@@ -276,20 +302,22 @@ _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 def _schedule(doc: Any, where: str) -> tuple[ArmWindow, ...]:
     if not isinstance(doc, list):
         raise ConfigError(f"{where}: must be a list of {{days, time}} windows")
+    if len(doc) > MAX_WINDOWS:
+        raise ConfigError(f"{where}: {len(doc)} windows, at most {MAX_WINDOWS} are allowed")
     windows = []
     for i, w in enumerate(doc):
         m = _Mapping(w, f"{where}[{i}]", {"days", "time"})
         days = m.get("days", list(WEEKDAYS))
         if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
-            raise ConfigError(f"{m.key('days')}: {days!r} must be a list of {', '.join(WEEKDAYS)}")
+            raise ConfigError(f"{m.key('days')}: {show(days)} must be a list of {', '.join(WEEKDAYS)}")
         span = m.string("time", None)
         hit = _WINDOW.match(span.strip())
         if not hit:
-            raise ConfigError(f"{m.key('time')}: {span!r} must look like 08:30-21:00")
+            raise ConfigError(f"{m.key('time')}: {show(span)} must look like 08:30-21:00")
         h0, m0, h1, m1 = map(int, hit.groups())
         start, end = h0 * 60 + m0, h1 * 60 + m1
         if m0 > 59 or m1 > 59 or start >= 1440 or end > 1440 or end <= start:
-            raise ConfigError(f"{m.key('time')}: {span!r} is not a window within one day (00:00-24:00)")
+            raise ConfigError(f"{m.key('time')}: {show(span)} is not a window within one day (00:00-24:00)")
         windows.append(ArmWindow(tuple(WEEKDAYS.index(d) for d in days), start, end))
     problem = schedule_problem(windows)
     if problem:
@@ -322,6 +350,19 @@ def schedule_problem(windows: list[ArmWindow] | tuple[ArmWindow, ...]) -> str | 
     return None
 
 
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlist = _SHOW.maxdict = 4
+_SHOW.maxlevel = 2
+
+
+def show(value: Any) -> str:
+    """A user's value in a one-line message: repr (control characters and lone
+    surrogates escaped), cut short: a value can be a 4,000-character string or a
+    list of a million items."""
+    return _SHOW.repr(value)
+
+
 class _Mapping:
     """One YAML mapping being validated: unknown keys and wrong types name their path."""
 
@@ -333,8 +374,9 @@ class _Mapping:
         self.doc, self.where = doc, where
         for k in doc:
             if k not in allowed:
+                name = k if isinstance(k, str) and k.isprintable() and len(k) <= 40 else show(k)
                 raise ConfigError(
-                    f"{self.key(str(k))}: unknown key (allowed: {', '.join(sorted(allowed))})"
+                    f"{self.key(name)}: unknown key (allowed: {', '.join(sorted(allowed))})"
                 )
 
     def key(self, k: str) -> str:
@@ -354,7 +396,7 @@ class _Mapping:
     def integer(self, k: str, default: int | None, lo: int, hi: int) -> int:
         v = self._value(k, default)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ConfigError(f"{self.key(k)}: {v!r} is not a whole number ({lo}..{hi})")
+            raise ConfigError(f"{self.key(k)}: {show(v)} is not a whole number ({lo}..{hi})")
         if not lo <= v <= hi:
             raise ConfigError(f"{self.key(k)}: {v} is out of range {lo}..{hi}")
         return v
@@ -362,21 +404,28 @@ class _Mapping:
     def number(self, k: str, default: float | None, lo: float, hi: float) -> float:
         v = self._value(k, default)
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ConfigError(f"{self.key(k)}: {v!r} is not a number ({lo:g}..{hi:g})")
-        if not lo <= v <= hi:
-            raise ConfigError(f"{self.key(k)}: {v:g} is out of range {lo:g}..{hi:g}")
+            raise ConfigError(f"{self.key(k)}: {show(v)} is not a number ({lo:g}..{hi:g})")
+        if not lo <= v <= hi:  # also refuses nan
+            raise ConfigError(f"{self.key(k)}: {show(v)} is out of range {lo:g}..{hi:g}")
         return float(v)
 
     def boolean(self, k: str, default: bool) -> bool:
         v = self.doc.get(k, default)
         if not isinstance(v, bool):
-            raise ConfigError(f"{self.key(k)}: {v!r} must be true or false")
+            raise ConfigError(f"{self.key(k)}: {show(v)} must be true or false")
         return v
 
-    def string(self, k: str, default: str | None) -> str:
+    def string(self, k: str, default: str | None, longest: int = MAX_NAME) -> str:
         v = self._value(k, default)
         if not isinstance(v, str):
-            raise ConfigError(f"{self.key(k)}: {v!r} must be text")
+            raise ConfigError(f"{self.key(k)}: {show(v)} must be text")
+        if len(v) > longest:
+            raise ConfigError(f"{self.key(k)}: {show(v)} is {len(v)} characters long, at most {longest}")
+        if not v.isprintable():
+            # Control characters would reach the console as terminal commands; lone
+            # surrogates (a "\udc80" escape) cannot even be written out as UTF-8.
+            raise ConfigError(f"{self.key(k)}: {show(v)} has a control character or an invalid "
+                              "character; use printable text")
         return v
 
 

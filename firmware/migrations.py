@@ -31,6 +31,9 @@ import numpy as np
 DAY = 86400
 HOUR = 3600
 DWELL_UNITS = 100  # stored dwell units per second (centiseconds)
+# `layouts.spec` of a layout rows refer to but whose own row was never written
+# (older firmware, full disk): "lost:<id>". Never valid JSON, so never a real layout.
+LOST_LAYOUT = "lost:"
 
 _NARROW = (("B", np.uint8), ("H", np.uint16), ("I", np.uint32), ("Q", np.uint64))
 _CODES = {code: np.dtype(t).newbyteorder("<") for code, t in _NARROW}
@@ -176,10 +179,27 @@ def m003_count_each_hour_once(conn: sqlite3.Connection) -> None:
         rebuild_day(conn, channel, day_start)
 
 
+def m004_reserve_lost_layouts(conn: sqlite3.Connection) -> None:
+    """Give every layout id that rows refer to but `layouts` lacks a placeholder row.
+
+    Firmware before this migration could commit statistics under a layout id whose
+    own insert a full disk had rolled back. Without a row, the next new layout
+    would be given that same id (SQLite reuses the largest rowid + 1) and the old
+    grids would be added to a different geometry. The placeholder reserves the id
+    and says the layout is lost; reports leave those hours out of the space heat
+    map and still count them in the totals. Nothing is deleted."""
+    for (layout_id,) in conn.execute(
+        "SELECT layout_id FROM hours UNION SELECT layout_id FROM days"
+        " EXCEPT SELECT layout_id FROM layouts"
+    ).fetchall():
+        conn.execute("INSERT INTO layouts (layout_id, spec) VALUES (?, ?)", (layout_id, f"{LOST_LAYOUT}{layout_id}"))
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_hourly_statistics,
     m002_daily_rollup,
     m003_count_each_hour_once,
+    m004_reserve_lost_layouts,
 )
 
 

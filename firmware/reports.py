@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from firmware.clock import from_clock, to_clock
+from firmware.clock import date_problem, from_clock, to_clock
 from firmware.migrations import DWELL_UNITS
 from firmware.stats import Layout
 from firmware.store import SqliteStatistics
@@ -83,6 +83,7 @@ class Report:
     hours_with_data: int
     excluded_hours: int         # hours with data that ended under another layout (left out of the grids)
     generated: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    lost_layout_hours: int = 0  # of excluded_hours, those under a layout the store lost (migration m004)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -115,6 +116,8 @@ class Report:
 
 def period(report_type: str, day: date) -> tuple[datetime, datetime, list[tuple[datetime, datetime]]]:
     """(start, end, buckets) of the report of `report_type` for the selected date."""
+    if problem := date_problem(day):
+        raise ReportError(f"date {problem}")
     d0 = datetime(day.year, day.month, day.day)
     if report_type == "daily":
         edges = [d0 + timedelta(hours=h) for h in range(25)]
@@ -145,8 +148,15 @@ def build_report(
         raise ReportError(f"no channel {channel} in the statistics (channels: {known})")
     t0, t1 = int(to_clock(start)), int(to_clock(end))
     rows, layout_id = store.period(channel, t0, t1, "hour" if report_type == "daily" else "day")
-    if layout_id is None or not any(r.analysed_seconds > 0 for r in rows):
+    if not any(r.analysed_seconds > 0 for r in rows):
         raise ReportError(_no_data(store, channel, report_type, start, end))
+    lost = store.lost_layouts()
+    if layout_id is None:  # every hour with data is under a lost layout: no grid to draw
+        raise ReportError(
+            f"channel {channel}: the layout (grid and areas) of every hour of this {report_type} report is "
+            f"missing from the store (written by an older firmware on a full disk); visits "
+            f"{sum(r.visits_total for r in rows):,}, dwell {sum(r.dwell_total for r in rows):,.1f} s; "
+            "see `nvr store check`")
     layout = store.layout(layout_id)
 
     buckets = [Bucket(a, b) for a, b in spans]
@@ -156,7 +166,7 @@ def build_report(
     dwell_cs = np.zeros_like(visits)
     area_visits = np.zeros(len(layout.regions), np.int64)
     area_dwell_cs = np.zeros_like(area_visits)
-    excluded = 0
+    excluded = lost_hours = 0
     for r in rows:
         b = buckets[int(np.searchsorted(bounds, r.start, side="right"))]
         b.visits += r.visits_total
@@ -165,6 +175,7 @@ def build_report(
         b.hours_with_data += r.hours_with_data
         if r.layout_id != layout_id:
             excluded += r.hours_with_data
+            lost_hours += r.hours_with_data if r.layout_id in lost else 0
             continue
         visits += r.visits()
         dwell_cs += r.dwell_cs()
@@ -190,6 +201,7 @@ def build_report(
         scene_changes=sum(r.scene_changes for r in rows),
         hours_with_data=sum(b.hours_with_data for b in buckets),
         excluded_hours=excluded,
+        lost_layout_hours=lost_hours,
     )
 
 
@@ -263,6 +275,7 @@ def report_to_json(report: Report) -> dict[str, Any]:
             "source_size": [lay.source_width, lay.source_height],
             "analysis_size": [lay.analysis_width, lay.analysis_height],
             "excluded_hours": r.excluded_hours,
+            "lost_layout_hours": r.lost_layout_hours,
             "visits_max": int(r.visits.max()),
             "visits_min": int(r.visits.min()),
             "dwell_max_seconds": _num(r.dwell.max()),

@@ -34,6 +34,7 @@ from firmware.events import Event, EventKind  # noqa: F401
 from firmware.reports import MODEL_LABELS, MODELS, REPORT_LABELS, REPORT_TYPES  # noqa: F401
 from vca.limits import MAX_AREAS, MAX_POINTS, MIN_POINTS  # noqa: F401
 from vca.params import PARAMETER_DEFAULT, PARAMETER_KEYS, PARAMETER_LABELS, PARAMETER_RANGE  # noqa: F401
+from firmware.storage import StorageStatus  # noqa: F401 - part of this interface
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +216,12 @@ class ApplianceService(Protocol):
         """Write the report's xlsx and png to the export device (or, while none is set, to
         <state-dir>/export, created on first use); the files written.
         Raises ServiceError when the export device is not present or not writable."""
+        ...
+
+    def storage(self) -> StorageStatus:
+        """The statistics store's condition: "ok", or "failing" with since when, the
+        channel-hours held in memory and the last error (a full disk). Front ends show it
+        (the console's Status) and the web turns it into the ISAPI diskfull event."""
         ...
 
     def export_target(self) -> ExportTarget:

@@ -41,20 +41,33 @@ Durability
 
 Threads
     One connection guarded by a lock; channels record from their own threads.
+
+Failures
+    Every statistics row and the layout it refers to are written in one
+    transaction: the layout id is looked up or inserted inside the
+    transaction that writes the row, and remembered only once that commits,
+    so no failure (a full disk rolls the transaction back) can leave a row
+    pointing at a layout that is not there. Stores written by older firmware
+    may hold such rows; migration m004 reserves their ids as *lost* layouts,
+    which reports leave out of the space heat map (`LayoutLost`).
+    Writes raise `StoreUnwritable` (disk full, I/O error: may pass) or
+    `StoreDamaged` (not a database, malformed: needs `nvr store repair`);
+    `firmware.storage` holds the hours in memory meanwhile.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from firmware.migrations import (DAY, DWELL_UNITS, ENDED_UNDER, HOUR, MigrationError, apply_migrations,
-                                 decode_counts, encode_counts, rebuild_day)
+from firmware.migrations import (DAY, DWELL_UNITS, ENDED_UNDER, HOUR, LOST_LAYOUT, MigrationError,
+                                 apply_migrations, decode_counts, encode_counts, rebuild_day)
 from firmware.stats import HourRecord, Layout
 
 FILENAME = "statistics.sqlite3"
@@ -62,6 +75,33 @@ FILENAME = "statistics.sqlite3"
 
 class StoreError(Exception):
     """The statistics store cannot be opened or used; one line for the user."""
+
+
+class StoreUnwritable(StoreError):
+    """A write failed for a reason that may pass: the disk is full, an I/O error, read-only."""
+
+
+class StoreDamaged(StoreError):
+    """The file is not a usable statistics store (not a database, malformed, a directory)."""
+
+
+class LayoutLost(StoreError):
+    """Rows refer to a layout whose row an older firmware failed to write (see migration m004)."""
+
+
+# SQLite result codes (sqlite3.Error.sqlite_errorname) by what they mean for us.
+_DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_SEQUENCE",
+            "SQLITE_CORRUPT_VTAB", "SQLITE_FORMAT"}
+
+
+def _is_damage(e: sqlite3.Error) -> bool:
+    name = getattr(e, "sqlite_errorname", "") or ""
+    return name in _DAMAGED or "malformed" in str(e) or "not a database" in str(e)
+
+
+def repair_hint(state_dir: Path) -> str:
+    return (f"run `nvr store repair --state-dir {state_dir}` to move it aside and start a new one "
+            "(nothing is deleted)")
 
 
 @dataclass(slots=True)
@@ -111,38 +151,86 @@ def layout_from_json(text: str) -> Layout:
 class SqliteStatistics:
     """`StatisticsSink` persisting to ``state_dir/statistics.sqlite3``, plus the reads reports need."""
 
-    def __init__(self, state_dir: str | Path, *, create: bool = True) -> None:
+    def __init__(self, state_dir: str | Path, *, create: bool = True, check_seconds: float = 0.0) -> None:
+        """Open (or create) the store. `check_seconds` > 0: first run SQLite's quick_check
+        for at most that long (boot does), raising StoreDamaged if it finds damage;
+        `self.checked` then says whether it covered the whole file."""
         state_dir = Path(state_dir)
         self.path = state_dir / FILENAME
+        self.state_dir = state_dir
         if not create and not self.path.exists():
             raise StoreError(f"no statistics in {state_dir} (expected {FILENAME}); check --state-dir")
+        if self.path.exists() and not self.path.is_file():
+            raise StoreDamaged(f"{self.path}: cannot open the statistics store: it is not a file; "
+                               f"{repair_hint(state_dir)}")
         try:
             if create:
                 state_dir.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"{self.path}: cannot open the statistics store: {e}") from None
+        except sqlite3.Error as e:
+            raise self._error("cannot open the statistics store", e) from None
+        except OSError as e:
+            raise StoreUnwritable(f"{self.path}: cannot open the statistics store: {e.strerror or e}") from None
         try:
+            # Read the schema first: a file that is not a database says so here,
+            # before any pragma tries to write to it.
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self.checked = self._quick_check(check_seconds) if check_seconds > 0 else False
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             apply_migrations(self._conn)
-        except (sqlite3.Error, MigrationError) as e:
+        except sqlite3.Error as e:
+            self._conn.close()
+            raise self._error("cannot open the statistics store", e) from None
+        except MigrationError as e:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot open the statistics store: {e}") from None
+        except StoreError:
+            self._conn.close()
+            raise
         self._lock = threading.Lock()
-        self._layout_ids: dict[Layout, int] = {}
+        self._layout_ids: dict[Layout, int] = {}   # committed layouts only
         self._layouts: dict[int, Layout] = {}
+
+    def _quick_check(self, budget: float) -> bool:
+        """SQLite's quick_check for at most `budget` seconds: True when it covered the whole
+        file (and found it intact), False when it ran out of time; StoreDamaged otherwise."""
+        deadline = time.monotonic() + budget
+        self._conn.set_progress_handler(lambda: time.monotonic() > deadline, 50_000)
+        try:
+            found = [r[0] for r in self._conn.execute("PRAGMA quick_check(3)")]
+        except sqlite3.OperationalError as e:
+            if "interrupt" in str(e):
+                return False
+            raise
+        finally:
+            self._conn.set_progress_handler(None, 0)
+        if found != ["ok"]:
+            lines = [x for f in found for x in f.splitlines() if x.strip() and not x.startswith("***")]
+            first = (lines or ["quick_check failed"])[0][:120]
+            raise StoreDamaged(f"{self.path}: cannot open the statistics store: it is damaged "
+                               f"({first}); {repair_hint(self.state_dir)}")
+        return True
+
+    def _error(self, what: str, e: sqlite3.Error) -> StoreError:
+        """The one-line StoreError subclass for an SQLite failure."""
+        if _is_damage(e):
+            return StoreDamaged(f"{self.path}: {what}: it is damaged ({e}); {repair_hint(self.state_dir)}")
+        return StoreUnwritable(f"{self.path}: {what}: {e}")
 
     # ----------------------------------------------------------------------- writing
 
     def set_channel_name(self, channel: int, name: str) -> None:
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO channels (channel, name) VALUES (?, ?)"
-                " ON CONFLICT (channel) DO UPDATE SET name = excluded.name",
-                (channel, name),
-            )
+            try:
+                self._conn.execute(
+                    "INSERT INTO channels (channel, name) VALUES (?, ?)"
+                    " ON CONFLICT (channel) DO UPDATE SET name = excluded.name",
+                    (channel, name),
+                )
+            except sqlite3.Error as e:
+                raise self._error("cannot write", e) from None
 
     def record(self, rec: HourRecord) -> None:
         """Add one increment to its (channel, hour, layout) row and rebuild that day, atomically."""
@@ -155,23 +243,32 @@ class SqliteStatistics:
         are dropped first in the same transaction (`replace_hour`)."""
         prepared = [self._prepare(r) for r in records]
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            # Layouts looked up or inserted by this transaction: remembered only once
+            # it commits, since a rolled-back insert leaves an id that is not there.
+            new_layouts: dict[Layout, int] = {}
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 days = set()
                 for channel, hour in replacing:
                     self._conn.execute("DELETE FROM hours WHERE channel = ? AND hour_start = ?", (channel, hour))
                     days.add((channel, hour - hour % DAY))
                 for rec, grids in prepared:
-                    self._add_hour(rec, grids)
+                    self._add_hour(rec, grids, new_layouts)
                     days.add((rec.channel, rec.hour_start - rec.hour_start % DAY))
                 for channel, day_start in sorted(days):
                     rebuild_day(self._conn, channel, day_start)
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                # A rolled-back layout insert would leave a stale id in the cache.
-                self._layout_ids.clear()
+            except BaseException as e:
+                # SQLite may already have rolled back (it does on a full disk).
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(e, sqlite3.Error):
+                    raise self._error("cannot write", e) from None
                 raise
+            self._layout_ids.update(new_layouts)
 
     def replace_hour(self, channel: int, hour_start: int, records: list[HourRecord]) -> None:
         """Make `records` all that is stored for the channel in that hour, in one
@@ -192,17 +289,23 @@ class SqliteStatistics:
         h, w = image.shape
         blob = zlib.compress(np.ascontiguousarray(image).tobytes(), 6)
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO backgrounds (channel, wall, height, width, image) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (channel) DO UPDATE SET wall = excluded.wall, height = excluded.height,"
-                " width = excluded.width, image = excluded.image",
-                (channel, float(wall), h, w, blob),
-            )
+            try:
+                self._conn.execute(
+                    "INSERT INTO backgrounds (channel, wall, height, width, image) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (channel) DO UPDATE SET wall = excluded.wall, height = excluded.height,"
+                    " width = excluded.width, image = excluded.image",
+                    (channel, float(wall), h, w, blob),
+                )
+            except sqlite3.Error as e:
+                raise self._error("cannot write", e) from None
 
     def checkpoint(self) -> None:
         """Sync what is committed to the database file (bounds the loss on a power cut)."""
         with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as e:
+                raise self._error("cannot write", e) from None
 
     def close(self) -> None:
         with self._lock:
@@ -303,22 +406,33 @@ class SqliteStatistics:
             return self._latest_layout(channel, start, end)
 
     def _latest_layout(self, channel: int, start: int, end: int) -> int | None:
+        # Lost layouts (m004) cannot draw a space heat map: the latest one that can.
         row = self._conn.execute(
             "SELECT layout_id FROM hours WHERE channel = ? AND hour_start >= ? AND hour_start < ?"
-            " AND analysed_seconds > 0 ORDER BY hour_start DESC, rowid DESC LIMIT 1",
-            (channel, start, end),
+            " AND analysed_seconds > 0 AND layout_id NOT IN"
+            " (SELECT layout_id FROM layouts WHERE spec LIKE ?)"
+            " ORDER BY hour_start DESC, rowid DESC LIMIT 1",
+            (channel, start, end, LOST_LAYOUT + "%"),
         ).fetchone()
         return None if row is None else row[0]
 
     def layout(self, layout_id: int) -> Layout:
+        """The layout of `layout_id`; LayoutLost when an older firmware failed to write it."""
         found = self._layouts.get(layout_id)
         if found is None:
             with self._lock:
-                (spec,) = self._conn.execute(
-                    "SELECT spec FROM layouts WHERE layout_id = ?", (layout_id,)
-                ).fetchone()
-            found = self._layouts[layout_id] = layout_from_json(spec)
+                row = self._conn.execute("SELECT spec FROM layouts WHERE layout_id = ?", (layout_id,)).fetchone()
+            if row is None or row[0].startswith(LOST_LAYOUT):
+                raise LayoutLost(f"layout {layout_id} is missing from the store (written by an older firmware "
+                                 "on a full disk)")
+            found = self._layouts[layout_id] = layout_from_json(row[0])
         return found
+
+    def lost_layouts(self) -> set[int]:
+        """Ids of layouts that rows refer to but whose description is lost."""
+        with self._lock:
+            return {r[0] for r in self._conn.execute(
+                "SELECT layout_id FROM layouts WHERE spec LIKE ?", (LOST_LAYOUT + "%",))}
 
     def background(self, channel: int) -> tuple[float, np.ndarray] | None:
         """(wall time, uint8 H×W image) of the latest snapshot, or None."""
@@ -355,19 +469,19 @@ class SqliteStatistics:
             raise ValueError("visits and dwell must be non-negative")
         return rec, grids
 
-    def _layout_id(self, layout: Layout) -> int:
-        found = self._layout_ids.get(layout)
+    def _layout_id(self, layout: Layout, new: dict[Layout, int]) -> int:
+        """The id of `layout`, inserted in the caller's transaction when it is not committed yet."""
+        found = self._layout_ids.get(layout, new.get(layout))
         if found is not None:
             return found
         spec = layout_to_json(layout)
         self._conn.execute("INSERT OR IGNORE INTO layouts (spec) VALUES (?)", (spec,))
         (found,) = self._conn.execute("SELECT layout_id FROM layouts WHERE spec = ?", (spec,)).fetchone()
-        self._layout_ids[layout] = found
-        self._layouts[found] = layout
+        new[layout] = found
         return found
 
-    def _add_hour(self, rec: HourRecord, grids: list[np.ndarray]) -> None:
-        layout_id = self._layout_id(rec.layout)
+    def _add_hour(self, rec: HourRecord, grids: list[np.ndarray], new_layouts: dict[Layout, int]) -> None:
+        layout_id = self._layout_id(rec.layout, new_layouts)
         key = (rec.channel, rec.hour_start, layout_id)
         old = self._conn.execute(
             "SELECT visits, dwell_cs, area_visits, area_dwell_cs, visits_total, dwell_total,"

@@ -128,6 +128,7 @@ class ChannelSnapshot:
     skipped: int
     stride: int
     costs: tuple[float, float] | None   # (median, p99) us; only in full snapshots
+    problem: str = ""                   # Channel.problem
 
 
 def _snapshot(c: Channel, full: bool) -> ChannelSnapshot:
@@ -140,7 +141,8 @@ def _snapshot(c: Channel, full: bool) -> ChannelSnapshot:
                            scene_changes=k.scene_changes, state=c.state,
                            capture_state=c.capture.state, info=c.capture.info,
                            last_error=c.capture.last_error, drops=c.capture.drops, budget_us=b.budget_us,
-                           overruns=b.overruns, skipped=b.skipped, stride=b.stride, costs=costs)
+                           overruns=b.overruns, skipped=b.skipped, stride=b.stride, costs=costs,
+                           problem=c.problem)
 
 
 # ---------------------------------------------------------------------- worker side
@@ -325,6 +327,7 @@ class RemoteChannel:
         self.budget = _BudgetView(self, spec.budget_us)
         self._worker = worker
         self._state = ChannelState.CONNECTING
+        self.problem = ""
         self._stopping = False
         self._done = threading.Event()
 
@@ -338,6 +341,7 @@ class RemoteChannel:
         median, p99 = s.costs if s.costs is not None else (old.median_us, old.p99_us)
         self.budget._stats = BudgetStats(s.budget_us, median, p99, s.overruns, s.skipped, s.stride)
         self._state = s.state
+        self.problem = s.problem
         if s.done:
             self._done.set()
 

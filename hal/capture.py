@@ -19,9 +19,20 @@ Pacing:
 Live URLs are paced by the camera itself: `read()` never sleeps for them,
 and a late consumer leaves the backlog in the socket (the camera drops, not
 us), so `drops` stays 0 for live sources.
+
+Streams on the local machine (a FIFO another program writes, a character
+device, a socket file) are live sources too: data comes when the writer
+sends it. FFmpeg would open and read them with blocking system calls that
+no timeout interrupts (a FIFO without a writer blocks its reader forever),
+so they are read through `StreamReader`: a non-blocking descriptor with the
+read timeout, so a silent writer is `SourceStalled` and a FIFO nobody writes
+to is a `SourceOpenError`, never a hang.
 """
 from __future__ import annotations
 
+import os
+import select
+import stat
 import time
 
 import av
@@ -55,9 +66,60 @@ _LUMA8 = frozenset({
 _MAX_BAD_PACKETS = 25
 
 
+def is_stream_device(source: str) -> bool:
+    """True for a local path that is a FIFO, a character device or a socket (not a recording)."""
+    if "://" in source and not source.startswith("file:"):
+        return False
+    try:
+        mode = os.stat(source[5:] if source.startswith("file:") else source).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
 def is_live(source: str) -> bool:
-    """True for network URLs (anything with a scheme other than file:)."""
-    return "://" in source and not source.startswith("file:")
+    """True for network URLs (anything with a scheme other than file:) and local stream devices
+    (`is_stream_device`): sources paced by their sender, whose reads may wait."""
+    return ("://" in source and not source.startswith("file:")) or is_stream_device(source)
+
+
+class StreamReader:
+    """A FIFO or device opened non-blocking, read by PyAV as a file object, with a timeout.
+
+    `read(n)` returns what is there (b"" at the end: the writer closed), waits
+    up to `timeout` seconds for data, then raises SourceStalled; PyAV passes
+    the exception through the decoder call that asked for the data."""
+
+    def __init__(self, path: str, timeout: float):
+        self.path = path
+        self.timeout = timeout
+        self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        self.received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = 65536) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                data = os.read(self._fd, n)
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SourceStalled(f"{self.path}: no data for {self.timeout:g} s; check the program "
+                                        "or device that feeds it") from None
+                select.select([self._fd], [], [], min(left, 0.5))
+                continue
+            except OSError as e:
+                raise StreamDecodeError(f"{self.path}: read failed ({e.strerror})") from None
+            self.received += len(data)
+            return data
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def luma_view(frame: av.VideoFrame) -> np.ndarray:
@@ -123,6 +185,8 @@ class PyAVCapture:
         self.decoder_threads = decoder_threads
         self.ring = ring
         self.live = is_live(source)
+        self.device = is_stream_device(source)
+        self._reader: StreamReader | None = None
         self.info: StreamInfo | None = None
         self._drops = 0
         self._index = 0
@@ -149,7 +213,14 @@ class PyAVCapture:
             # on every I/O call, which would serialise parallel channels.
             timeout = (self.open_timeout, self.read_timeout) if self.live else None
             options = {"rtsp_transport": "tcp"} if src.startswith("rtsp") else {}
-            container = av.open(src, mode="r", timeout=timeout, options=options)
+            if self.device:
+                self._reader = StreamReader(src[5:] if src.startswith("file:") else src, self.read_timeout)
+                container = av.open(self._reader, mode="r")
+            else:
+                container = av.open(src, mode="r", timeout=timeout, options=options)
+        except CaptureError:
+            self._close_reader()
+            raise
         except av.error.ExitError:
             raise SourceStalled(f"{src}: no data within {self.open_timeout:g} s of connecting; "
                                 "check the camera is streaming") from None
@@ -158,11 +229,17 @@ class PyAVCapture:
         except ConnectionRefusedError:
             raise SourceOpenError(f"{src}: connection refused; check the camera address and port") from None
         except Exception as exc:  # any FFmpeg/OS failure to open is one kind of loss
+            if self._reader is not None and self._reader.received == 0:
+                self._close_reader()
+                raise SourceOpenError(f"{src}: nothing is writing to it; start the program or device that "
+                                      "feeds it") from None
+            self._close_reader()
             raise SourceOpenError(f"{src}: cannot open ({_one_line(exc)}); check the source") from None
         try:
             self.info = self._setup(container)
         except BaseException:
             container.close()
+            self._close_reader()
             raise
         self._container = container
         return self.info
@@ -209,6 +286,12 @@ class PyAVCapture:
             except Exception:  # closing a broken stream must not mask why it broke
                 pass
             self._container = None
+        self._close_reader()
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def __enter__(self) -> "PyAVCapture":
         self.open()
@@ -338,7 +421,8 @@ class PyAVCapture:
         try:
             avf = next(self._raw)
         except StopIteration:
-            what = "the camera closed the stream" if self.live else "end of recording"
+            what = ("the writer closed it" if self.device else "the camera closed the stream" if self.live
+                    else "end of recording")
             raise SourceEnded(f"{self.source}: {what}") from None
         except CaptureError:
             raise

@@ -257,3 +257,14 @@ def status_lines(channels: Sequence[Any]) -> list[str]:
         if s.last_error:
             lines.append(f"    {s.last_error[:74]}")
     return lines
+
+
+def storage_lines(st: Any) -> list[str]:
+    """The statistics store's condition (`firmware.service.StorageStatus`): one line, two when failing."""
+    if st.state == "ok":
+        return ["Storage: OK"]
+    since = f" since {st.since:%H:%M:%S}" if st.since else ""
+    lost = f", {st.lost_channel_hours} dropped" if st.lost_channel_hours else ""
+    return [f"Storage: NOT WRITABLE{since}, {st.held_channel_hours}/{st.max_channel_hours} "
+            f"channel-hours held in memory{lost}",
+            f"    {st.last_error[-74:]}"]

@@ -24,6 +24,8 @@ def _show_status(console: Console, _state=None) -> None:
     console.say(f"{console.service.appliance_name()}  {console.service.now():%Y-%m-%d %H:%M:%S}")
     for line in render.status_lines(console.service.channels()):
         console.say(line)
+    for line in render.storage_lines(console.service.storage()):
+        console.say(line)
 
 
 STATUS_MENU = Menu(title="Status", header=_show_status, items=(Item("Refresh", lambda c, s: None),))

@@ -22,7 +22,7 @@ from firmware.events import Event, EventBus
 from firmware.export import ExportError, check_directory
 from firmware.geometry import check_areas, polygon_problem
 from firmware.service import (AreaCheck, ChannelState, ChannelStatus, DeviceInfo, ExportTarget, NoSuchChannel,
-                              ReportFile, ServiceError, SystemStatus)
+                              ReportFile, ServiceError, StorageStatus, SystemStatus)
 
 
 class MemoryService:
@@ -40,6 +40,7 @@ class MemoryService:
         self.saves = 0
         self.clock = dt.datetime(2026, 11, 24, 10, 0)
         self.frame = np.full((120, 160), 90, np.uint8)
+        self.storage_status = StorageStatus("ok", str(state_dir / "statistics.sqlite3"), None, 0, 0, 0, "")
 
     # the device
     def appliance_name(self) -> str:
@@ -134,6 +135,9 @@ class MemoryService:
     def export(self, channel_id: int, report_type: str, date: dt.date, model: str) -> list[Path]:
         self.count(channel_id, report_type, date, model)
         raise ServiceError("no export device in memory")
+
+    def storage(self) -> StorageStatus:
+        return self.storage_status
 
     def export_target(self) -> ExportTarget:
         if self.export_device is None:

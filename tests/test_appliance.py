@@ -84,7 +84,7 @@ def test_boot_prints_each_channel_then_runs_the_duration_and_stores_statistics(t
 def test_a_missing_source_is_video_loss_for_that_channel_only(tmp_path, walker_clip):
     cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip)),
                                                channel(2, str(tmp_path / "gone.mp4")),
-                                               channel(3, "tcp://127.0.0.1:9")])
+                                               channel(3, "tcp://127.0.0.1:9", loop=False)])
     r = nvr("run", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), "--speed", "max",
             "--duration", "60")
     assert r.returncode == 0, r.stderr

@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
-from nvr.cli import UserError
+from nvr.cli import UserError, bounded
+from firmware.config import MAX_CHANNELS
 
 PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_level", "minimum_target_size")
 
@@ -25,7 +27,7 @@ PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_
 def add_parser(sub):
     p = sub.add_parser("bench", help="accuracy and channel capacity against baselines, in the same run",
                        description=__doc__.split("\n\n")[0])
-    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,throughput}")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,throughput,soak}")
 
     a = bsub.add_parser("accuracy", help="F-measure and cost per frame on sequences with ground-truth masks")
     a.add_argument("sequences", nargs="+", metavar="SEQUENCE_DIR",
@@ -33,26 +35,42 @@ def add_parser(sub):
     a.add_argument("--json", action="store_true", help="one JSON object per sequence, then a summary line")
     a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
-    a.add_argument("--warmup", type=int, default=30, metavar="N", help="frames not scored at the start (30)")
+    a.add_argument("--warmup", type=bounded(int, 0, 1_000_000), default=30, metavar="N",
+                   help="frames not scored at the start (30)")
     a.add_argument("--no-baselines", action="store_true", help="skip the OpenCV baselines")
     a.set_defaults(func=run)
 
     t = bsub.add_parser("throughput", help="frames/s of N channels, decode-only vs full pipeline, and capacity")
     t.add_argument("--source", required=True, metavar="FILE", help="recording every channel replays (looped)")
-    t.add_argument("--channels", type=int, required=True, metavar="N", help="channels to run at full speed")
-    t.add_argument("--seconds", type=float, default=10.0, metavar="S",
-                   help="wall seconds per measurement (10)")
-    t.add_argument("--analysis-width", type=int, default=None, metavar="W",
+    t.add_argument("--channels", type=bounded(int, 1, MAX_CHANNELS), required=True, metavar="N",
+                   help=f"channels to run at full speed (1..{MAX_CHANNELS})")
+    t.add_argument("--seconds", type=bounded(float, 0.1, 3600, " s"), default=10.0, metavar="S",
+                   help="wall seconds per measurement (10; 0.1..3600)")
+    t.add_argument("--analysis-width", type=bounded(int, 8, 3840), default=None, metavar="W",
                    help="analysis width (integer downscale of the source; default full size)")
     t.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     t.add_argument("--find-capacity", action="store_true",
                    help="then search the most channels that run in real time with no overruns or drops")
     t.set_defaults(func=run)
 
+    s = bsub.add_parser("soak", help="16 channels with flapping and stalling sources and a disk that fills twice: "
+                                     "memory, descriptors, store and loss over time")
+    s.add_argument("--state-dir", required=True, type=Path, metavar="DIR",
+                   help="a fresh directory on a small filesystem of its own, which the soak fills "
+                        "(make soak mounts a tmpfs)")
+    s.add_argument("--seconds", type=bounded(float, 30, 7 * 86400, " s"), default=3600.0, metavar="S",
+                   help="wall seconds to run (3600; CI runs 60)")
+    s.add_argument("--sample-every", type=bounded(float, 1, 3600, " s"), default=None, metavar="S",
+                   help="seconds between samples (default: a 60th of the run)")
+    s.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    s.set_defaults(func=run)
+
 
 def run(args) -> int:
     if args.bench_command == "accuracy":
         return _accuracy(args)
+    if args.bench_command == "soak":
+        return _soak(args)
     return _throughput(args)
 
 
@@ -82,8 +100,6 @@ def _accuracy(args) -> int:
     from firmware.bench.accuracy import SequenceError, evaluate, open_sequence, summarize
     from firmware.bench.progress import Progress
 
-    if args.warmup < 0:
-        raise UserError(f"--warmup {args.warmup}: give 0 or more frames")
     params = parse_params(args.param)
     try:
         seqs = [open_sequence(d) for d in args.sequences]  # every directory checked before any work
@@ -151,12 +167,6 @@ def _accuracy_table(results, summary, params, warmup) -> None:
 def _throughput(args) -> int:
     from firmware.bench.throughput import ThroughputError, measure
 
-    if args.channels < 1:
-        raise UserError(f"--channels {args.channels}: give at least 1")
-    if not args.seconds > 0:
-        raise UserError(f"--seconds {args.seconds:g}: give a positive number of seconds")
-    if args.analysis_width is not None and args.analysis_width < 8:
-        raise UserError(f"--analysis-width {args.analysis_width}: give at least 8 pixels, or omit it")
     try:
         report = measure(args.source, args.channels, args.seconds, args.analysis_width, args.find_capacity)
     except ThroughputError as e:
@@ -201,3 +211,46 @@ def _throughput_table(r: dict) -> None:
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{w}}  {v}")
+
+
+# ---------------------------------------------------------------- soak
+
+SOAK_WARMUP = 0.2  # share of the run before memory and descriptors are expected flat
+
+
+def _soak(args) -> int:
+    from firmware.bench.soak import SoakError, run_soak, verdict
+
+    every = args.sample_every or max(1.0, args.seconds / 60)
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else \
+        (lambda line: print(line, flush=True))
+    try:
+        r = run_soak(args.seconds, args.state_dir, every, SOAK_WARMUP, log=log)
+    except SoakError as e:
+        raise UserError(str(e)) from None
+    problems = verdict(r, SOAK_WARMUP)
+    figures = r.figures(SOAK_WARMUP)
+    if args.json:
+        print(json.dumps({
+            "seconds": r.seconds, "channels": r.channels, "warmup_share": SOAK_WARMUP, **figures,
+            "samples": [dataclasses.asdict(s) for s in r.samples], "fill_cycles": r.fill_cycles,
+            "store_failing_lines": r.failing_lines, "store_recovered_lines": r.recovered_lines,
+            "integrity": r.integrity, "reports_readable": r.reports_readable, "reports_total": r.reports_total,
+            "counted_visits": r.counted_visits, "lost_visits": r.lost_visits,
+            "lost_dwell_seconds": r.lost_dwell_seconds, "tracebacks": r.tracebacks,
+            "video_losses": r.video_losses, "restores": r.restores, "passed": not problems, "problems": problems,
+        }), flush=True)
+    else:
+        rss, mem, fds = figures["rss_mb"], figures["private_mb"], figures["fds"]
+        print(f"memory (appliance + workers) after the warm-up: private first {mem['first']} MB, last "
+              f"{mem['last']} MB, largest {mem['max']} MB; resident first {rss['first']} MB, last {rss['last']} MB")
+        print(f"open descriptors after the warm-up: first {fds['first']}, last {fds['last']}, "
+              f"range {fds['min']}..{fds['max']}")
+        print(f"disk filled and freed {r.fill_cycles} times; the store said so {r.failing_lines} times and "
+              f"recovered {r.recovered_lines} times")
+        print(f"sources: {r.video_losses} video losses, {r.restores} restores")
+        print(f"store integrity {r.integrity}; reports readable {r.reports_readable} of {r.reports_total}; "
+              f"statistics lost: {r.lost_visits} of {r.counted_visits} visits, {r.lost_dwell_seconds:g} s of dwell; "
+              f"tracebacks {r.tracebacks}")
+        print("soak passed" if not problems else "soak FAILED: " + "; ".join(problems))
+    return 0 if not problems else 1

@@ -21,10 +21,10 @@ import socket
 import sys
 from pathlib import Path
 
-from firmware.clock import DAY, to_clock
+from firmware.clock import CLOCK_END, DAY, ClockError, check_run, date_problem, to_clock
 from firmware.config import ConfigError, load_config
 from firmware.service import FrontEndError, ServiceError
-from nvr.cli import UserError
+from nvr.cli import UserError, bounded
 from nvr.commands.run import front_ends
 
 # Not resolved: the links' own folder is where the configuration's relative sources are.
@@ -36,18 +36,26 @@ def add_parser(sub):
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for state and exports")
     p.add_argument("--config", type=Path, default=DEMO_CONFIG, help="channels to replay")
     p.add_argument("--date", help="the simulated day, YYYY-MM-DD (default: yesterday)")
-    p.add_argument("--duration", type=float, default=DAY, help="appliance seconds to replay")
+    p.add_argument("--duration", type=bounded(float, 1, CLOCK_END, " s"), default=DAY,
+                   help="appliance seconds to replay")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from firmware.appliance import Appliance, RunOptions  # numba and PyAV load only when needed
+    from firmware.store import StoreError
     from web.server import WebFrontEnd
 
     try:
         day = dt.date.fromisoformat(args.date) if args.date else dt.date.today() - dt.timedelta(days=1)
     except ValueError:
-        raise UserError(f"--date: {args.date!r} is not a date such as 2026-11-23") from None
+        raise UserError(f"--date: {args.date[:40]!r} is not a date such as 2026-11-23") from None
+    if problem := date_problem(day):
+        raise UserError(f"--date: {problem}")
+    try:
+        check_run(to_clock(dt.datetime.combine(day, dt.time())), args.duration)
+    except ClockError as e:
+        raise UserError(str(e)) from None
     try:
         config = load_config(args.config)
     except ConfigError as e:
@@ -67,7 +75,7 @@ def run(args) -> int:
     try:
         try:
             appliance.boot()
-        except (ConfigError, FrontEndError) as e:
+        except (ConfigError, FrontEndError, StoreError) as e:
             raise UserError(str(e)) from None
         appliance.run()
         if appliance.interrupted:

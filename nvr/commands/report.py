@@ -12,7 +12,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from nvr.cli import UserError
+from nvr.cli import UserError, bounded
+from firmware.clock import date_problem
+from firmware.config import MAX_CHANNELS
 from firmware.reports import MODELS, REPORT_TYPES, Report, ReportError, build_report, report_to_json
 
 
@@ -23,7 +25,7 @@ def add_parser(sub):
         description="Count the heat-map statistics of one channel for a period and export them.",
     )
     p.add_argument("--state-dir", required=True, type=Path, help="the appliance's state directory")
-    p.add_argument("--channel", required=True, type=int, help="channel id")
+    p.add_argument("--channel", required=True, type=bounded(int, 1, MAX_CHANNELS), help="channel id")
     p.add_argument("--type", required=True, choices=REPORT_TYPES, dest="report_type", help="report type")
     p.add_argument("--date", required=True, help="a date in the period, YYYY-MM-DD")
     p.add_argument("--model", choices=MODELS, default="dwell", help="statistical model (default: dwell)")
@@ -42,7 +44,9 @@ def run(args) -> int:
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
-        raise UserError(f"--date: {args.date!r} is not a date like 2026-11-24") from None
+        raise UserError(f"--date: {args.date[:40]!r} is not a date like 2026-11-24") from None
+    if problem := date_problem(day):
+        raise UserError(f"--date: {problem}")
     try:
         store = SqliteStatistics(args.state_dir, create=False)
     except StoreError as e:
@@ -91,8 +95,12 @@ def summary(r: Report) -> str:
         f"visits {r.visits_total:,}  dwell {r.dwell_total:,.1f} s  average dwell per visit {avg}"
         f"  hours with data {r.hours_with_data}",
     ]
-    if r.excluded_hours:
-        out.append(f"{r.excluded_hours} hours under an older grid or area are left out of the space heat map")
+    if r.excluded_hours - r.lost_layout_hours:
+        out.append(f"{r.excluded_hours - r.lost_layout_hours} hours under an older grid or area are left out "
+                   "of the space heat map")
+    if r.lost_layout_hours:
+        out.append(f"{r.lost_layout_hours} hours whose layout the store lost (older firmware, full disk) are "
+                   "left out of the space heat map; they count in the totals")
     out.append(f"{'from':<17} {'visits':>9} {'dwell s':>12} {'avg s':>8}")
     for b in r.buckets:
         when = f"{b.start:%Y-%m-%d %H:%M}"
