@@ -30,8 +30,6 @@ from frames import N_FRAMES, SAMPLES, SEQUENCES, benchmarks_disabled, clip_at
 from firmware.bench.throughput import analyzer_bytes, measure, run_channels
 from firmware.procstat import rss_mb
 
-pytest.importorskip("hal.input", reason="hal.input.CaptureInput is not in the tree yet")
-
 MB = 2 ** 20
 SLOW = os.environ.get("NVR_SLOW") == "1"
 

@@ -27,7 +27,7 @@ OUT_DIR = Path(__file__).resolve().parent / "samples"
 # Encoder settings, fixed so reruns reproduce the clips. One thread: x264's
 # frame threading makes the bitstream depend on scheduling.
 #
-# Sensor noise vs. size (measured on 15 s of corridor, see README): x264
+# Sensor noise vs. size (measured on 15 s of corridor): x264
 # at crf 26-34 quantises fine per-pixel noise away entirely (sigma 2.5 in ->
 # 0.03-0.4 out), because a static block is cheaper to skip than to refresh.
 # Noise in 2x2-pixel grains (demosaiced sensor noise is spatially correlated

@@ -9,7 +9,7 @@ HA1 values (MD5 and SHA-256 of ``admin:realm:password``) that ISAPI
 clients' Digest answers are checked against. An HA1 is not the password,
 but it is enough to answer a Digest challenge of this realm: whoever reads
 the file can log in over the API (not on the console or the page), which
-is why the file is private; see README, Security.
+is why the file is private; see docs/web.md, Security.
 
 `Accounts` is the one way in for every front end: five wrong passwords in a
 row, typed on the console, the page or sent by an API client, lock the

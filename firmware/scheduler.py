@@ -3,8 +3,8 @@
 Every frame crosses the GIL about ten times (PyAV decode, the VCA's `nogil`
 kernels). With a thread per channel, each crossing is a hand-off among all
 channel threads and the second core mostly waits; with one worker per core,
-round-robin over the channels, the same work runs ~40 % faster (2 cores, 16
-channels at 640x360: 2383 -> 3362 frames/s, see the README's figures). The
+round-robin over the channels, the same work runs markedly faster
+(docs/decisions/0001-worker-processes.md, 0002-batches.md). The
 appliance runs one such pool, of one worker, in each of its worker
 processes (`firmware.workers`), which takes the GIL out of the picture
 between cores; a pool of several threads remains for one process.

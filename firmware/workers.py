@@ -2,9 +2,9 @@
 
 WHY. Each frame runs a little Python between the decoder and the kernels
 (which themselves run without the GIL). Worker threads of one process queue
-for that one lock: 16 channels of camera-like 640x360 footage analysed at
-320x180 ran at 0.72 of decode-only throughput on two threads, 0.80 on two
-processes (README, Performance). A worker process is also a fault boundary:
+for that one lock, so two threads reach markedly less of decode-only
+throughput than two processes (docs/decisions/0001-worker-processes.md,
+docs/performance.md). A worker process is also a fault boundary:
 a decoder that crashes on a broken stream ends one process, not the appliance.
 
 HOW. `ProcessPool(specs, sink, processes)` deals the channels out to the

@@ -7,7 +7,7 @@ through the product's own bench code (firmware.bench.accuracy, .scoring),
 so the tests measure with what `nvr bench accuracy` reports.
 
     SEQUENCES              the directory; tests skip with a reason when it is absent
-    NAMES                  the three sequences the figures in the README are for
+    NAMES                  the three sequences the figures in docs/counting.md are for
     missing()              the skip reason, or None when the data is there
     open_sequence(name)    name, video path, masks, fps (nothing decoded)
     load(name)             (frames uint8 (N, H, W), masks, fps), decoded through the HAL

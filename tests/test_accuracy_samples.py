@@ -126,7 +126,7 @@ def test_substream_counts_within_ten_percent(substream, name):
 # --- the exact figures, pinned -----------------------------------------------------------
 # What the analysis gives today on each clip: visits, dwell seconds and the ids of the tracks
 # it confirmed. A change that moves any of them is a change of behaviour: update the pins
-# only on purpose, and say so (the README's accuracy table quotes them).
+# only on purpose, and say so (docs/counting.md's accuracy table quotes them).
 
 PINNED = {
     "corridor": (9, 96.56452380952157, [1, 2, 3, 4, 5, 7, 12, 13, 15]),

@@ -136,7 +136,7 @@ def test_recomputes_the_hours_and_reports_gap_and_corrupt_file(reference, archiv
     assert "ch02: gap 2026-11-16 08:20:00 - 2026-11-16 08:30:00 (10 min not recorded)" in lines
     assert "Traceback" not in err
     # lights: six walkers a minute-long loop, 60 loops an hour; entrance: 10 walkers a loop, one more
-    # at each loop seam (README), for the 50 recorded minutes
+    # at each loop seam (docs/counting.md), for the 50 recorded minutes
     with SqliteStatistics(state, create=False) as store:
         ch1 = [r.visits_total for r in store.rows(1, to_clock(T0), to_clock(T0) + 7200, "hour")]
         ch2 = [r.visits_total for r in store.rows(2, to_clock(T0), to_clock(T0) + 3600, "hour")]
