@@ -120,6 +120,7 @@ class Appliance:
         self._started_front_ends: list[FrontEnd] = []
         self._started = 0.0
         self._seen: dict[int, tuple[ChannelState, int]] = {}  # per channel: state, scene changes
+        self._store_ok: bool | None = None   # the store's condition at the last look (None: not looked)
         self.count_from: dict[int, float] = {}  # channels whose clock starts inside their stored time
         self._analysed: tuple[int, ...] | None = None  # channels sharing the frame budgets
         self.interrupted = False  # stopped by SIGINT/SIGTERM rather than by --duration
@@ -336,10 +337,18 @@ class Appliance:
         return 0
 
     def _announce_events(self) -> None:
-        """Publish what changed since the last look: video lost or restored, scene changes."""
+        """Publish what changed since the last look: video lost or restored, scene changes,
+        the statistics store failing (a full disk) or writable again."""
         if not self.events.subscribers:
             self._seen.clear()  # nobody listens; start fresh when somebody does
+            self._store_ok = None
             return
+        storage = self.service().storage()
+        if self._store_ok is not None and storage.ok != self._store_ok:
+            why = ("statistics are written again" if storage.ok else
+                   f"statistics held in memory: {storage.last_error}")
+            self._publish(EventKind.DISK_FULL, 0, not storage.ok, why)
+        self._store_ok = storage.ok
         for cid, c in self.channels.items():
             state, changes = c.state, c.counters.scene_changes
             seen = self._seen.get(cid)

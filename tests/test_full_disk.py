@@ -490,3 +490,71 @@ def test_the_appliance_shows_the_condition_through_the_service(tmp_path, busy_cl
         finally:
             a.shutdown()
             out.close()
+
+
+def test_the_web_announces_a_full_disk_and_its_end_and_shows_it_on_status(tmp_path, busy_clip):
+    """ISAPI's alert stream sends `diskfull` active when statistics cannot be written and
+    inactive when they can again; the page's Status shows the store failing meanwhile."""
+    import requests
+    import xmltodict
+    from requests.auth import HTTPDigestAuth
+
+    from firmware.appliance import Appliance, RunOptions
+    from firmware.auth import PasswordStore
+    from firmware.clock import parse_start
+    from firmware.config import WebConfig, load_config
+    from web.server import WebFrontEnd
+
+    password = "Heat-Map-2026"
+    with tmpfs(tmp_path / "fs", "4m") as fs:
+        state = fs / "state"
+        PasswordStore(state).set(password)
+        web = WebFrontEnd(WebConfig(port=0), heartbeat=1.0)
+        out = open(tmp_path / "boot.txt", "w")
+        a = Appliance(load_config(write_config(tmp_path / "nvr.yaml", busy_clip, channels=1)),
+                      RunOptions(state_dir=state, speed="realtime", start=parse_start("2026-11-24T10:00:00")),
+                      out=out, front_ends=[web])
+        runner = threading.Thread(target=a.run, daemon=True)
+        alerts: list[dict] = []
+        filler = reader = None
+        try:
+            a.boot()
+            runner.start()
+            url = f"http://127.0.0.1:{web.port}"
+            page = requests.Session()
+            assert page.post(url + "/api/login", json={"user": "admin", "password": password}).ok
+            with requests.get(url + "/ISAPI/Event/notification/alertStream", stream=True, timeout=60,
+                              auth=HTTPDigestAuth("admin", password)) as stream:
+                buffer = b""
+                deadline = time.monotonic() + 60
+                for chunk in stream.iter_content(chunk_size=None):
+                    buffer += chunk
+                    while b"</EventNotificationAlert>" in buffer:
+                        part, _, buffer = buffer.partition(b"</EventNotificationAlert>")
+                        body = part[part.index(b"<EventNotificationAlert"):] + b"</EventNotificationAlert>"
+                        alerts.append(xmltodict.parse(body)["EventNotificationAlert"])
+                    disk = [x["eventState"] for x in alerts if x["eventType"] == "diskfull"]
+                    if filler is None and alerts:          # subscribed: now the disk fills
+                        reader = sqlite3.connect(state / FILENAME)   # a slow report keeps the journal growing
+                        reader.execute("BEGIN")
+                        reader.execute("SELECT count(*) FROM hours").fetchone()
+                        filler = fill(fs)
+                    if disk == ["active"] and filler.exists():
+                        reader.close()
+                        storage = page.get(url + "/api/status").json()["storage"]
+                        assert storage["state"] == "failing" and "full" in storage["lastError"], storage
+                        free(filler)
+                    if disk == ["active", "inactive"] or time.monotonic() > deadline:
+                        break
+            disk = [x for x in alerts if x["eventType"] == "diskfull"]
+            assert [x["eventState"] for x in disk] == ["active", "inactive"], alerts
+            assert disk[0]["channelID"] == "0" and "held in memory" in disk[0]["eventDescription"]
+            assert page.get(url + "/api/status").json()["storage"]["state"] == "ok"
+        finally:
+            if reader is not None:
+                reader.close()
+            if filler is not None and filler.exists():
+                free(filler)
+            a.shutdown()
+            runner.join(10)
+            out.close()

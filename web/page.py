@@ -114,9 +114,13 @@ async def status(request: web.Request) -> web.Response:
     service = service_of(request)
     system = await call(service.system_status)
     channels = await call(service.channels)
+    storage = await call(service.storage)
     return reply({
         "now": system.now.isoformat(timespec="seconds"), "uptimeSeconds": round(system.uptime_seconds),
         "cpuPercent": system.cpu_percent, "memoryMB": system.memory_mb,
+        "storage": {"state": storage.state, "heldChannelHours": storage.held_channel_hours,
+                    "lostChannelHours": storage.lost_channel_hours, "lastError": storage.last_error,
+                    "since": storage.since.isoformat(timespec="seconds") if storage.since else None},
         "channels": [{"id": c.id, "name": c.name, "state": c.state.value, "stateLabel": c.state.label,
                       "heatMapEnabled": c.heat_map_enabled, "source": c.source, "codec": c.codec,
                       "width": c.width, "height": c.height, "fps": round(c.fps, 1), "drops": c.drops,

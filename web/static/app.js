@@ -558,6 +558,11 @@ async function refreshStatus() {
     const s = await api("GET", "/api/status");
     $("status-system").textContent = `Appliance clock ${s.now.replace("T", " ")}, up ${seconds(s.uptimeSeconds)}, ` +
       `CPU ${s.cpuPercent} %, memory ${Math.round(s.memoryMB)} MB`;
+    const st = s.storage;
+    $("status-storage").textContent = st.state === "ok" ? "Statistics store: ok" :
+      `Statistics store: FAILING since ${(st.since || "").replace("T", " ")}: ${st.lastError}. ` +
+      `${st.heldChannelHours} channel-hours held in memory, ${st.lostChannelHours} lost.`;
+    $("status-storage").className = st.state === "ok" ? "muted" : "state-video_loss";
     $("status-rows").replaceChildren(...s.channels.map((c) => {
       const tr = document.createElement("tr");
       const cost = c.heatMapEnabled && c.budgetUs ? `${c.medianUs} / ${c.budgetUs}` : "-";
