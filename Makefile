@@ -27,9 +27,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --benchmark-disable
 
+# Results are kept as dated files under benchmarks/results/ (benchmarks/results/README.md).
+RESULTS := benchmarks/results/$(shell date +%Y-%m-%d)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,archive,bench]'
-	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,min,max,rounds
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,min,max,rounds \
+	  --benchmark-json=$(RESULTS)-benchmarks.json
 
 # The hour-long soak (docs/reliability.md): 16 channels with flapping and stalling
 # sources on a small tmpfs that fills twice. Mounting it needs root.
