@@ -19,7 +19,8 @@ from firmware.budget import frame_budget_us
 from firmware.clock import parse_start
 from firmware.config import load_config
 from tests.clips import make_clip, moving_square_frames
-from tests.test_menu_session import LOGIN, PASSWORD, session, wait_for_report
+from tests.console_session import LOGIN, PASSWORD, session
+from tests.test_menu_session import wait_for_report
 
 # No export_device: Export must still work, into <state-dir>/export.
 CONFIG = """\

@@ -496,13 +496,12 @@ def test_the_web_announces_a_full_disk_and_its_end_and_shows_it_on_status(tmp_pa
     """ISAPI's alert stream sends `diskfull` active when statistics cannot be written and
     inactive when they can again; the page's Status shows the store failing meanwhile."""
     import requests
-    import xmltodict
-    from requests.auth import HTTPDigestAuth
 
     from firmware.appliance import Appliance, RunOptions
     from firmware.auth import PasswordStore
     from firmware.clock import parse_start
     from firmware.config import WebConfig, load_config
+    from tests.webapp import read_alerts
     from web.server import WebFrontEnd
 
     password = "Heat-Map-2026"
@@ -515,7 +514,6 @@ def test_the_web_announces_a_full_disk_and_its_end_and_shows_it_on_status(tmp_pa
                       RunOptions(state_dir=state, speed="realtime", start=parse_start("2026-11-24T10:00:00")),
                       out=out, front_ends=[web])
         runner = threading.Thread(target=a.run, daemon=True)
-        alerts: list[dict] = []
         filler = reader = None
         try:
             a.boot()
@@ -523,29 +521,23 @@ def test_the_web_announces_a_full_disk_and_its_end_and_shows_it_on_status(tmp_pa
             url = f"http://127.0.0.1:{web.port}"
             page = requests.Session()
             assert page.post(url + "/api/login", json={"user": "admin", "password": password}).ok
-            with requests.get(url + "/ISAPI/Event/notification/alertStream", stream=True, timeout=60,
-                              auth=HTTPDigestAuth("admin", password)) as stream:
-                buffer = b""
-                deadline = time.monotonic() + 60
-                for chunk in stream.iter_content(chunk_size=None):
-                    buffer += chunk
-                    while b"</EventNotificationAlert>" in buffer:
-                        part, _, buffer = buffer.partition(b"</EventNotificationAlert>")
-                        body = part[part.index(b"<EventNotificationAlert"):] + b"</EventNotificationAlert>"
-                        alerts.append(xmltodict.parse(body)["EventNotificationAlert"])
-                    disk = [x["eventState"] for x in alerts if x["eventType"] == "diskfull"]
-                    if filler is None and alerts:          # subscribed: now the disk fills
-                        reader = sqlite3.connect(state / FILENAME)   # a slow report keeps the journal growing
-                        reader.execute("BEGIN")
-                        reader.execute("SELECT count(*) FROM hours").fetchone()
-                        filler = fill(fs)
-                    if disk == ["active"] and filler.exists():
-                        reader.close()
-                        storage = page.get(url + "/api/status").json()["storage"]
-                        assert storage["state"] == "failing" and "full" in storage["lastError"], storage
-                        free(filler)
-                    if disk == ["active", "inactive"] or time.monotonic() > deadline:
-                        break
+
+            def fill_then_free(alerts: list[dict]) -> bool:
+                nonlocal filler, reader
+                disk = [x["eventState"] for x in alerts if x["eventType"] == "diskfull"]
+                if filler is None and alerts:          # subscribed: now the disk fills
+                    reader = sqlite3.connect(state / FILENAME)   # a slow report keeps the journal growing
+                    reader.execute("BEGIN")
+                    reader.execute("SELECT count(*) FROM hours").fetchone()
+                    filler = fill(fs)
+                if disk == ["active"] and filler.exists():
+                    reader.close()
+                    storage = page.get(url + "/api/status").json()["storage"]
+                    assert storage["state"] == "failing" and "full" in storage["lastError"], storage
+                    free(filler)
+                return disk == ["active", "inactive"]
+
+            alerts = read_alerts(url, fill_then_free, timeout=60, password=password)
             disk = [x for x in alerts if x["eventType"] == "diskfull"]
             assert [x["eventState"] for x in disk] == ["active", "inactive"], alerts
             assert disk[0]["channelID"] == "0" and "held in memory" in disk[0]["eventDescription"]

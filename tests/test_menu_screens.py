@@ -7,17 +7,10 @@ screens save is read back from the service, whose rules are the firmware's own
 """
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 
-from hal.console import SocketPort
-from menu.session import serve
+from tests.console_session import LOGIN, PASSWORD, session
 from tests.memory_service import MemoryService
-
-PASSWORD = "Heat-Map-2026"
-LOGIN = f"admin\r{PASSWORD}\r".encode()
 
 
 @pytest.fixture
@@ -31,31 +24,11 @@ def activated(service):
     return service
 
 
-def session(service, data: bytes) -> str:
-    """Feed `data` to a console session, then hang up; the transcript."""
-    mine, theirs = socket.socketpair()
-    stop = threading.Event()
-    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), daemon=True)
-    t.start()
-    theirs.sendall(data)
-    theirs.shutdown(socket.SHUT_WR)
-    out = bytearray()
-    theirs.settimeout(10)
-    try:
-        while chunk := theirs.recv(65536):
-            out += chunk
-    finally:
-        stop.set()
-        t.join(5)
-        theirs.close()
-    assert not t.is_alive(), "serve() must end when stop is set"
-    return out.decode("utf-8", "replace")
-
-
 def test_first_boot_activates_only_with_a_strong_password_typed_twice(service):
-    text = session(service, b"password\rHeat-Map-2026\rHeat-Map-2027\rHeat-Map-2026\rHeat-Map-2026\r" + LOGIN + b"0\r")
+    text = session(service, b"short\rpassword\rHeat-Map-2026\rHeat-Map-2027\rHeat-Map-2026\rHeat-Map-2026\r" + LOGIN + b"0\r")
     assert "This device is not activated" in text
-    assert text.count("Refused:") == 2 and "the two passwords differ" in text
+    assert "Refused: the password needs at least 8 characters" in text
+    assert text.count("Refused:") == 3 and "the two passwords differ" in text
     assert "Device activated. Log in as admin." in text and "== Main Menu ==" in text
     assert service.activated() and service.login("admin", PASSWORD).ok
 
@@ -91,3 +64,8 @@ def test_counting_without_statistics_says_so_in_one_line(activated):
     text = session(activated, LOGIN + b"2\r1\r1\r1\r\r1\r4\r0\r0\r0\r0\r0\r")
     assert "has no statistics for the daily report" in text
     assert "Internal error" not in text and "Traceback" not in text
+
+
+def test_a_crossing_area_is_refused_and_nothing_is_saved(activated):
+    text = session(activated, LOGIN + b"1\r1\r1\r2\r1\r10,10\r90,90\r90,10\r10,90\r\r0\r0\r0\r0\r0\r")
+    assert "Area refused: edges" in text and activated.saves == 0

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import socket
-import threading
 import time
 
 import pytest
@@ -22,11 +20,9 @@ from firmware.clock import parse_start
 from firmware.config import load_config
 from firmware.geometry import polygon_problem
 from firmware.service import ServiceError
-from hal.console import SocketPort
-from menu.session import serve
 from tests.clips import make_clip, moving_square_frames
+from tests.console_session import LOGIN, PASSWORD, session
 
-PASSWORD = "Heat-Map-2026"
 CONFIG = """\
 appliance:
   export_device: {usb}
@@ -56,28 +52,6 @@ def appliance(tmp_path_factory):
     a.shutdown()
 
 
-def session(service, data: bytes, timeout: float = 30.0) -> str:
-    """Feed `data` to a console session, then hang up; the transcript."""
-    mine, theirs = socket.socketpair()
-    stop = threading.Event()
-    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), daemon=True)
-    t.start()
-    theirs.sendall(data)
-    theirs.shutdown(socket.SHUT_WR)
-    out = bytearray()
-    theirs.settimeout(timeout)
-    try:
-        while chunk := theirs.recv(65536):
-            out += chunk
-    finally:
-        stop.set()
-        t.join(5)
-        theirs.close()
-    assert not t.is_alive(), "serve() must end when stop is set"
-    return out.decode("utf-8", "replace")
-
-
-LOGIN = f"admin\r{PASSWORD}\r".encode()
 
 
 def test_the_seed_configuration_applies_to_the_running_appliance(appliance):

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import socket
-import threading
 
 import pytest
 
 from firmware.service import LoginOutcome, NoSuchChannel, ServiceError
-from hal.console import SocketPort
-from menu.session import serve
 from tests.memory_service import MemoryService
 
 PASSWORD = "Heat-Map-2026"
@@ -114,44 +110,3 @@ def test_channels_and_preview(service):
     assert all(s.state.label for s in statuses)
     frame = service.preview(1)
     assert frame is None or (frame.dtype.name == "uint8" and frame.ndim == 2)
-
-
-# --------------------------------------------------------------------------- console flows, fast
-
-
-def console(service, data: bytes) -> str:
-    mine, theirs = socket.socketpair()
-    stop = threading.Event()
-    t = threading.Thread(target=serve, args=(SocketPort(mine), service, stop), daemon=True)
-    t.start()
-    theirs.sendall(data)
-    theirs.shutdown(socket.SHUT_WR)
-    theirs.settimeout(10)
-    out = bytearray()
-    try:
-        while chunk := theirs.recv(65536):
-            out += chunk
-    finally:
-        stop.set()
-        t.join(5)
-        theirs.close()
-    return out.decode("utf-8", "replace")
-
-
-def test_console_activation_then_the_seed_configuration(tmp_path):
-    service = MemoryService(tmp_path)
-    text = console(service, b"short\r" + f"{PASSWORD}\r{PASSWORD}\r".encode()
-                   + f"admin\r{PASSWORD}\r".encode()
-                   + b"1\r1\r2\r1\ron\r2\r1\r20,20\r80,20\r50,80\r\r0\r3\r65\r7\r0\r0\r0\r0\r")
-    assert "Refused: the password needs at least 8 characters" in text
-    assert "Device activated. Log in as admin." in text and "Saved." in text
-    hm = service.heat_map(2)
-    assert hm.enabled and hm.detection_sensitivity == 65 and hm.regions == (TRIANGLE,)
-
-
-def test_console_refuses_a_crossing_area_and_saves_nothing(tmp_path):
-    service = MemoryService(tmp_path)
-    service.activate(PASSWORD)
-    text = console(service, f"admin\r{PASSWORD}\r".encode()
-                   + b"1\r1\r1\r2\r1\r10,10\r90,90\r90,10\r10,90\r\r0\r0\r0\r0\r0\r")
-    assert "Area refused: edges" in text and service.saves == 0

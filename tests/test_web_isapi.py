@@ -22,7 +22,7 @@ from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
 from firmware.auth import Accounts
 from firmware.events import Event, EventKind
-from tests.webapp import DAY, PASSWORD, running
+from tests.webapp import DAY, PASSWORD, read_alerts, running
 from web.server import NONCES
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
@@ -255,25 +255,6 @@ def test_triggers_list_each_event_per_channel(nvr, api):
     assert {("videoloss", "3"), ("scenechangedetection", "1"), ("diskfull", None)} <= kinds
     assert all(t["EventTriggerNotificationList"]["EventTriggerNotification"]["notificationMethod"] == "center"
                for t in doc)
-
-
-def read_alerts(url: str, until, timeout: float) -> list[dict]:
-    """Parse EventNotificationAlert parts from the alert stream until `until(alerts)` or the timeout."""
-    alerts: list[dict] = []
-    with requests.get(url + "/ISAPI/Event/notification/alertStream", auth=HTTPDigestAuth("admin", PASSWORD),
-                      stream=True, timeout=timeout) as r:
-        assert r.status_code == 200 and r.headers["Content-Type"] == "multipart/mixed; boundary=boundary"
-        buffer = b""
-        deadline = time.monotonic() + timeout
-        for chunk in r.iter_content(chunk_size=None):
-            buffer += chunk
-            while b"</EventNotificationAlert>" in buffer:
-                part, _, buffer = buffer.partition(b"</EventNotificationAlert>")
-                body = part[part.index(b"<EventNotificationAlert"):] + b"</EventNotificationAlert>"
-                alerts.append(xmltodict.parse(body)["EventNotificationAlert"])
-            if until(alerts) or time.monotonic() > deadline:
-                break
-    return alerts
 
 
 def test_the_alert_stream_sends_video_loss_both_ways_and_heartbeats(nvr):

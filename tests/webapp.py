@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +101,27 @@ def running(tmp: Path, *, activated: bool = True, heartbeat: float = 1.0):
     finally:
         appliance.shutdown()
         runner.join(5)
+
+
+def read_alerts(url: str, until, timeout: float, password: str = PASSWORD) -> list[dict]:
+    """Parse EventNotificationAlert parts from the alert stream (Digest) until `until(alerts)`,
+    called after every chunk read, says so, or the timeout."""
+    import requests
+    import xmltodict
+    from requests.auth import HTTPDigestAuth
+
+    alerts: list[dict] = []
+    with requests.get(url + "/ISAPI/Event/notification/alertStream", auth=HTTPDigestAuth("admin", password),
+                      stream=True, timeout=timeout) as r:
+        assert r.status_code == 200 and r.headers["Content-Type"] == "multipart/mixed; boundary=boundary"
+        buffer = b""
+        deadline = time.monotonic() + timeout
+        for chunk in r.iter_content(chunk_size=None):
+            buffer += chunk
+            while b"</EventNotificationAlert>" in buffer:
+                part, _, buffer = buffer.partition(b"</EventNotificationAlert>")
+                body = part[part.index(b"<EventNotificationAlert"):] + b"</EventNotificationAlert>"
+                alerts.append(xmltodict.parse(body)["EventNotificationAlert"])
+            if until(alerts) or time.monotonic() > deadline:
+                break
+    return alerts
