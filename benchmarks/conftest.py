@@ -104,3 +104,11 @@ def year_store(tmp_path_factory):
     store = SqliteStatistics(d, create=False)
     yield store, raw
     store.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Benchmarks are in the slow tier: `make test` runs them once each, `-m 'not slow'` skips them."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)

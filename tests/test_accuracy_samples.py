@@ -22,6 +22,8 @@ from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
 from vca.track_table import T_CONFIRMED, T_FX, T_FY, T_LIVE, T_MATCHED
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 CLIPS = ("corridor", "shop_floor", "entrance", "lights")

@@ -18,6 +18,8 @@ from firmware.clock import parse_start
 from firmware.config import load_config
 from firmware.store import SqliteStatistics
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 REPO = Path(__file__).resolve().parents[1]
 from tests.walker import H, W, children, gone, make_walker_clip
 

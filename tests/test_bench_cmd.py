@@ -11,6 +11,8 @@ import pytest
 
 from tests.clips import make_clip
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 ROOT = Path(__file__).resolve().parents[1]
 W, H, N = 320, 240, 40
 SCORE_KEYS = {"f_measure", "precision", "recall", "us_per_frame"}

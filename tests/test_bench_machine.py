@@ -10,8 +10,9 @@ def test_chunks_cost_what_was_asked():
     # Calibrated to the asked cost (a loaded CI machine may stretch it, never halve it).
     assert 200.0 <= f.median_us <= 900.0, f
     assert f.over_budget == 0 and f.rate == 0.0
-    # Idling between chunks keeps the thread about as busy as asked.
-    assert 0.2 <= f.cpu_share <= 0.6, f
+    # Idling between chunks keeps the thread about as busy as asked (0.5), never busier; a
+    # loaded machine only lowers it (the thread waits for a core), so the floor is generous.
+    assert 0.05 <= f.cpu_share <= 0.6, f
 
 
 def test_counts_chunks_over_the_budget():

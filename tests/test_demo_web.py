@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 import requests
+
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = "29100"   # appliance seconds: midnight to 08:05, the first 5 min of opening

@@ -5,6 +5,8 @@ import pytest
 
 from firmware.engines import EngineError, start_engine
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 
 def double_but_not_three(x: int) -> int:
     if x == 3:

@@ -31,6 +31,8 @@ from firmware.store import FILENAME, SqliteStatistics
 from tests.fuzzkit import DATE_TEXT, HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, logged_tracebacks, tally_reporter, \
     text_or_number
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "args.txt"
 LIMIT_S = 30.0  # a run boots in a few seconds; nothing accepted here should take longer
 

@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from firmware.config import ConfigError, load_config, save_config
 from tests.fuzzkit import HOSTILE_TEXT, NUMBER_TEXT, Hang, count, guard, tally_reporter
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "config"
 LIMIT_S = 15.0   # wall seconds one load may take (the largest legal file parses in ~1 s)
 
@@ -232,8 +234,9 @@ def mutated_documents(draw):
                 del parent[key]
             elif isinstance(parent, dict):
                 parent[draw(st.text(max_size=8))] = draw(values)
-            else:
+            elif isinstance(parent, list):
                 parent.append(draw(values))
+            # else an earlier mutation replaced the parent with a scalar: nothing to add to
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed or replaced the path
     return doc

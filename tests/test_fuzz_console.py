@@ -26,6 +26,8 @@ from hal.console import SocketPort
 from menu.session import serve
 from tests.test_menu_session import PASSWORD, appliance, wait_for_report  # noqa: F401 - the fixture, shared
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 CORPUS = Path(__file__).parent / "fuzz_corpus" / "console.yaml"
 LOGIN = f"admin\r{PASSWORD}\r".encode()
 LOGOUT = b"\x03\r" + b"0\r" * 10 + b"y\r" + b"0\r" * 5

@@ -50,6 +50,7 @@ def stored(state) -> tuple[float, int]:
     return sum(r.analysed_seconds for r in rows), sum(r.visits_total for r in rows)
 
 
+@pytest.mark.slow
 def test_a_run_starting_inside_stored_time_warns_and_does_not_count_it_twice(tmp_path, walker_clip):
     cfg = write_config(tmp_path / "nvr.yaml", [channel(1, str(walker_clip))])
     state = tmp_path / "state"

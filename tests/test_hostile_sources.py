@@ -22,6 +22,8 @@ import yaml
 
 from tests.clips import make_clip, moving_square_frames
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 REPO = Path(__file__).resolve().parents[1]
 
 

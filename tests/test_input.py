@@ -86,6 +86,7 @@ def test_reopened_recording_continues_the_channel_clock(square_ts, tmp_path):
     assert inp.frames == len(frames) and inp.state == "running"
 
 
+@pytest.mark.slow
 def test_camera_that_reboots_goes_video_loss_and_back_without_time_running_back(caplog):
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"

@@ -21,6 +21,8 @@ from pexpect import fdpexpect
 from firmware.config import load_config
 from tests.clips import make_clip, moving_square_frames
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Heat-Map-2026"
 # One minute before midnight at the start, so the 24th is complete (frozen) a

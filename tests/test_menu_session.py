@@ -106,6 +106,7 @@ TOKENS = [b"0\r", b"1\r", b"2\r", b"3\r", b"4\r", b"5\r", b"6\r", b"7\r", b"9\r"
           b"90,90\r", b"10,90\r", b"0,0\r", b"100,100\r", b"2026-11-24\r", b"\x03", b"\x7f", b"\x1b[A"]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(st.sampled_from(TOKENS), st.binary(max_size=12)), max_size=60))
 def test_random_input_never_crashes_the_console_or_writes_a_bad_configuration(appliance, chunks):

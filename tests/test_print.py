@@ -30,6 +30,8 @@ from firmware.stats import HourRecord, Layout
 from firmware.store import SqliteStatistics
 from vca.grid import default_rows
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 24)
 TOOLS = ("soffice", "pdftotext", "pdfimages")

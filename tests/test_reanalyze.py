@@ -31,6 +31,8 @@ from firmware.store import SqliteStatistics
 from data import make_samples, render, scenes
 from tools.make_archive import record
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 REPO = Path(__file__).resolve().parents[1]
 SUB = REPO / "data" / "samples" / "substream"
 BIN = Path(sys.executable).parent

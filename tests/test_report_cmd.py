@@ -15,6 +15,8 @@ from PIL import Image
 from firmware.store import SqliteStatistics
 from tests.test_store import hour_record
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 REPO = Path(__file__).resolve().parents[1]
 KEYS = ["channel", "report_type", "model", "period", "grid", "visits", "dwell_seconds", "buckets", "totals", "details"]
 

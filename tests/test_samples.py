@@ -60,6 +60,7 @@ def name(request):
     return request.param
 
 
+@pytest.mark.slow
 def test_clip_decodes_as_its_truth_says(name):
     truth = load_truth(SAMPLES / f"{name}.truth.json")
     d = decoded(name)
@@ -197,6 +198,7 @@ def test_decoded_clips_keep_some_sensor_noise(name):
     assert noise > 0.25, noise
 
 
+@pytest.mark.slow
 def test_regenerating_gives_the_same_truth_and_bytes(tmp_path):
     scene = scenes.SCENES["lights"]
     a_video, a_truth = make_samples.generate(scene, tmp_path / "a", frames=60)

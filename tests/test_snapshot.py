@@ -9,6 +9,7 @@ snapshot shows the floor, not the walker.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from firmware.channel import Channel
 from firmware.config import ChannelConfig, HeatMapConfig
@@ -55,6 +56,7 @@ class Snapshots:
         pass
 
 
+@pytest.mark.slow
 def test_snapshots_are_full_size_with_the_people_taken_out(tmp_path):
     clip = make_clip(tmp_path / "walk.mp4", frames(), fps=FPS, options={"crf": "12", "preset": "ultrafast"})
     sink = Snapshots()

@@ -22,6 +22,8 @@ from firmware.clock import to_clock
 from firmware.store import FILENAME, SqliteStatistics
 from tests.test_store import hour_record
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 REPO = Path(__file__).resolve().parents[1]
 DAY0 = int(to_clock(datetime(2026, 11, 24)))
 

@@ -359,6 +359,7 @@ def scenes(draw):
                 grace=draw(st.sampled_from([0.5, 1.0])), edges=draw(st.booleans()))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(scenes())
 def test_tracker_matches_the_slow_reference_on_generated_scenes(scene):

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +64,7 @@ def run(path: Path, warm: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_after_warm_up_a_scene_change_on_decoded_frames_loads_nothing(clip):
     rng = np.random.default_rng(1)
     floor = rng.integers(60, 110, (120, 160)).astype(np.int16)

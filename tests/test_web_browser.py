@@ -22,6 +22,8 @@ import yaml
 
 from tests.webapp import DAY, PASSWORD, ROOT, running
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -19,6 +19,8 @@ from requests.auth import HTTPDigestAuth
 
 from tests.webapp import PASSWORD, running
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 PATHS = ["/", "/static/app.js", "/api/session", "/api/login", "/api/status", "/api/channels/1/heatmap",
          "/api/area-check", "/ISAPI/System/deviceInfo", "/ISAPI/System/Video/inputs/channels",
          "/ISAPI/System/Video/inputs/channels/1/heatMap", "/ISAPI/System/Video/inputs/channels/1/heatMap/regions",

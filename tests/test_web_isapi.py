@@ -371,6 +371,7 @@ def test_before_activation_the_api_answers_not_activated(tmp_path):
                             auth=HTTPDigestAuth("admin", PASSWORD)).status_code == 200
 
 
+@pytest.mark.slow
 def test_five_failures_across_console_and_api_lock_every_way_in_across_a_restart(tmp_path):
     from hal.console import SocketPort
     from menu.session import serve

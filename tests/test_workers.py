@@ -11,6 +11,8 @@ import pytest
 
 from tests.walker import make_walker_clip
 
+pytestmark = pytest.mark.slow   # the fast tier (-m 'not slow') leaves it out: see README, Tests
+
 
 @pytest.fixture(scope="module")
 def walker_clip(tmp_path_factory) -> Path:
