@@ -88,6 +88,7 @@ def test_looped_recording_has_continuous_increasing_timestamps(grey_clip):
     assert abs(int(np.median(frames[2 * n].luma)) - GREY_LEVELS[0]) <= 2
 
 
+@pytest.mark.slow   # paced in real time
 def test_realtime_with_a_fast_consumer_drops_nothing(square_clip):
     with PyAVCapture(str(square_clip), pacing="realtime") as cap:
         t0 = time.monotonic()
@@ -98,6 +99,7 @@ def test_realtime_with_a_fast_consumer_drops_nothing(square_clip):
     assert 1.9 <= elapsed <= 2.4   # 50 frames at 25 fps, delivered when due
 
 
+@pytest.mark.slow   # paced in real time
 def test_realtime_with_a_slow_consumer_drops_about_half(square_clip):
     delivered = 0
     with PyAVCapture(str(square_clip), pacing="realtime") as cap:
@@ -112,6 +114,7 @@ def test_realtime_with_a_slow_consumer_drops_about_half(square_clip):
     assert 0.35 <= cap.drops / 50 <= 0.65, (delivered, cap.drops)
 
 
+@pytest.mark.slow   # paced in real time
 @pytest.mark.parametrize("ring, stall, lost", [(3, 2.5, (0, 0)), (1, 2.5, (1, 3)), (3, 6.5, (3, 5))])
 def test_realtime_ring_absorbs_a_stall_shorter_than_its_buffers(square_clip, ring, stall, lost):
     # The consumer stops for `stall` frame intervals once, then keeps up: a
@@ -234,6 +237,7 @@ def open_when_listening(cap: PyAVCapture, within: float = 10.0):
             time.sleep(0.05)
 
 
+@pytest.mark.slow   # paced in real time
 def test_live_mpegts_over_tcp_from_a_pyav_sender():
     port = free_port()
     with TsSender(port, seconds=1.5):

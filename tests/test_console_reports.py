@@ -22,6 +22,8 @@ from tests.clips import make_clip, moving_square_frames
 from tests.console_session import LOGIN, PASSWORD, session
 from tests.test_menu_session import wait_for_report
 
+pytestmark = pytest.mark.slow   # boots a real appliance; the fast tier (-m 'not slow') leaves it out
+
 # No export_device: Export must still work, into <state-dir>/export.
 CONFIG = """\
 appliance:

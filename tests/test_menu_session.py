@@ -23,6 +23,8 @@ from firmware.service import ServiceError
 from tests.clips import make_clip, moving_square_frames
 from tests.console_session import LOGIN, PASSWORD, session
 
+pytestmark = pytest.mark.slow   # boots a real appliance; the fast tier (-m 'not slow') leaves it out
+
 CONFIG = """\
 appliance:
   export_device: {usb}

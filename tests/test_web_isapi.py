@@ -25,6 +25,8 @@ from firmware.events import Event, EventKind
 from tests.webapp import DAY, PASSWORD, read_alerts, running
 from web.server import NONCES
 
+pytestmark = pytest.mark.slow   # boots a real appliance; the fast tier (-m 'not slow') leaves it out
+
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 HEAT = "/ISAPI/System/Video/inputs/channels/{ch}/heatMap"
 
