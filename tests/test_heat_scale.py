@@ -84,3 +84,12 @@ def test_legend_numbers_are_rounded_for_reading():
     assert format_value(19.51, "dwell") == "20"
     assert format_value(8.44, "dwell") == "8.4"
     assert format_value(1403.9, "people") == "1,404"
+
+
+@pytest.mark.parametrize("top, expected", [(1, ["0", "1"]), (3, ["0", "1", "2", "3"]), (4, ["0", "1", "2", "3", "4"]),
+                                           (100, ["0", "25", "50", "75", "100"])])
+def test_visit_legends_read_whole_distinct_counts(top, expected):
+    in_area = np.ones((2, 3), bool)
+    s = heat_scale(np.array([[0, 1, top], [top, top, top]]), in_area, "people")
+    assert s.labels("people") == expected
+    assert [round(t * s.high) for t, _ in s.ticks(whole=True)] == [int(x) for x in expected]

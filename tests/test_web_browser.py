@@ -164,6 +164,11 @@ def test_status_shows_every_channel(page, nvr):
     expect(rows).to_have_count(4)
     expect(rows.nth(0)).to_contain_text("Corridor")
     expect(rows.nth(0)).to_contain_text("running")
+    # The input rate is current (measured every 2 s), whatever the status line's interval.
+    fps = rows.nth(0).locator("td").nth(4)
+    expect(fps).not_to_have_text("0.0", timeout=10_000)
+    assert float(fps.text_content()) > 1.0
+    expect(page.locator("#status-storage")).to_have_text("Statistics store: ok")
     shot(page, "status")
 
 
