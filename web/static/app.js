@@ -494,7 +494,8 @@ function drawChart(buckets, q) {
   const W = 560, H = 300, L = 48, R = 48, T = 16, B = 36;
   const visits = buckets.map((b) => (b.hasData ? b.visits : 0));
   const dwell = buckets.map((b) => (b.hasData ? b.dwellSeconds : 0));
-  const vmax = Math.max(1, ...visits), dmax = Math.max(1, ...dwell);
+  // Visits are counts: an even top keeps the middle tick a whole number (0, 2, 4; never 0, 2, 3).
+  const vmax = 2 * Math.ceil(Math.max(1, ...visits) / 2), dmax = Math.max(1, ...dwell);
   const bw = (W - L - R) / buckets.length;
   const y = (v, max) => T + (H - T - B) * (1 - v / max);
   chart.append(svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }));
