@@ -190,7 +190,7 @@ def _with_legend(picture: Image.Image, r: Report, scale: HeatScale, missing: boo
     y = h + pad
     draw.text((pad, y), title, fill=ink, font=font)
     y += line
-    ticks = scale.ticks(whole=r.model == "people")
+    ticks = scale.ticks()
     labels = scale.labels(r.model)
     if r.model == "dwell":
         labels = [s + " s" for s in labels]

@@ -109,18 +109,18 @@ class HeatScale:
             return self.low * (self.high / self.low) ** level
         return self.low + (self.high - self.low) * level
 
-    def ticks(self, n: int = 5, whole: bool = False) -> list[tuple[float, float]]:
-        """(level, value) at n evenly spaced levels from 0 to 1; with `whole` (visits, which
-        are counts), at distinct whole values instead, so a scale of 0..1 visit reads "0 1",
-        not "0 0 0 1 1"."""
-        if whole and self.kind == "linear" and self.high > 0:
+    def ticks(self, n: int = 5) -> list[tuple[float, float]]:
+        """(level, value) at n evenly spaced levels from 0 to 1. The linear scale is the
+        visits' and visits are counts: its ticks sit at distinct whole values instead, so a
+        scale of 0..1 visit reads "0 1", not "0 0 0 1 1"."""
+        if self.kind == "linear" and self.high > 0:
             values = sorted({round(self.high * k / (n - 1)) for k in range(n)})
             return [(min(v / self.high, 1.0), float(v)) for v in values]
         return [(k / (n - 1), self.value_at(k / (n - 1))) for k in range(n)]
 
     def labels(self, model: str) -> list[str]:
         """The legend's text at `ticks()`: rounded, ">=" on a clipped top."""
-        out = [format_value(v, model) for _, v in self.ticks(whole=model == "people")]
+        out = [format_value(v, model) for _, v in self.ticks()]
         if self.clipped:
             out[-1] = ">=" + out[-1]
         return out
@@ -129,7 +129,7 @@ class HeatScale:
         return {
             "kind": self.kind, "low": _round(self.low), "high": _round(self.high),
             "clipped": self.clipped, "empty": self.empty,
-            "ticks": [[round(t, 3), _round(v)] for t, v in self.ticks(whole=model == "people")],
+            "ticks": [[round(t, 3), _round(v)] for t, v in self.ticks()],
             "labels": self.labels(model),
             "stops": [[round(k / (len(STOPS) - 1), 3), [int(c) for c in s]] for k, s in enumerate(STOPS)],
         }

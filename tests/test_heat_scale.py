@@ -92,4 +92,4 @@ def test_visit_legends_read_whole_distinct_counts(top, expected):
     in_area = np.ones((2, 3), bool)
     s = heat_scale(np.array([[0, 1, top], [top, top, top]]), in_area, "people")
     assert s.labels("people") == expected
-    assert [round(t * s.high) for t, _ in s.ticks(whole=True)] == [int(x) for x in expected]
+    assert [round(t * s.high) for t, _ in s.ticks()] == [int(x) for x in expected]
