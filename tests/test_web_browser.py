@@ -81,6 +81,7 @@ def test_the_seed_configuration_steps_in_a_browser(page, nvr):
     log_in(page, nvr)
     view = page.locator("#view-config")
     view.get_by_label("Camera").select_option("4")          # step 2: select a camera
+    expect(view).to_have_attribute("aria-busy", "false")     # its settings have arrived
     view.get_by_label("Enable Heat Map").check()              # step 3
     live = page.locator("#live-canvas")
     expect(page.locator("#live-img")).to_have_attribute("src", re.compile(r"^blob:"))  # the live view

@@ -147,15 +147,25 @@ async function leaveConfig() {
 
 function channelId() { return Number($("cfg-camera").value); }
 
+// While a camera's settings load, its form is disabled: a tick or a value entered on the
+// previous camera's form would otherwise be overwritten when the new one arrives.
 async function loadChannel() {
-  const form = await api("GET", `/api/channels/${channelId()}/heatmap`);
-  state.saved = JSON.stringify(form);
-  state.draft = form;
-  state.drawing = [];
-  fillForm();
-  say("cfg-message", "");
-  say("area-message", "");
-  refreshLive();
+  const busy = ["cfg-enabled", "area-settings", "parameters", "schedule", "cfg-save"].map($);
+  for (const e of busy) e.disabled = true;
+  $("view-config").setAttribute("aria-busy", "true");
+  try {
+    const form = await api("GET", `/api/channels/${channelId()}/heatmap`);
+    state.saved = JSON.stringify(form);
+    state.draft = form;
+    state.drawing = [];
+    fillForm();
+    say("cfg-message", "");
+    say("area-message", "");
+    refreshLive();
+  } finally {
+    for (const e of busy) e.disabled = false;
+    $("view-config").setAttribute("aria-busy", "false");
+  }
 }
 
 let lastCamera = null;
