@@ -1,6 +1,6 @@
 """`nvr bench counts` end to end: a real rendered scene, real processes, errors reported as errors.
 
-The scene is the first 12 s of the shipped `returning` scene rendered and
+The scene is the first 16 s of the shipped `returning` scene rendered and
 encoded afresh (data/make_samples.py), so its truth is exact; the tests then
 doctor the truth file and check the command reports exactly the doctored
 difference, with the analysis itself unchanged.
@@ -19,7 +19,7 @@ from data import make_samples, scenes
 from tests.truth import area_truth, load_truth
 
 ROOT = Path(__file__).resolve().parents[1]
-SECONDS = 12.0
+SECONDS = 16.0
 
 
 def nvr(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

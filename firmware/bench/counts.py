@@ -272,10 +272,10 @@ def evaluate(scene: Scene, params: HeatMapParams = HeatMapParams(),
     truth_grid = np.zeros(g.dwell.shape) if scene.targets else None
     areas = []
     for k, a in enumerate(scene.areas):
+        if scene.targets:   # the boxes give the grid's truth even where the area's totals are given
+            tv, td = truth_counts(scene, a.region, truth_grid, [b.region for b in scene.areas[:k]])
         if a.visits is not None:
             tv, td = a.visits, a.dwell_seconds
-        else:
-            tv, td = truth_counts(scene, a.region, truth_grid, [b.region for b in scene.areas[:k]])
         areas.append(AreaScore(a.name, tv, int(g.area_visits[k]), td, float(g.area_dwell[k])))
     if len(areas) == 1:
         total = AreaScore("any", areas[0].visits_true, g.visits_total, areas[0].dwell_true, g.dwell_total)
