@@ -73,7 +73,8 @@ def line_chart(path: str | Path, title: str, xlabel: str, panels: list[Panel],
         def sy(y):
             return py1 - (min(max(y, lo), hi) - lo) / (hi - lo) * (py1 - py0)
 
-        d.text((px0, top + 14), panel.title, fill="black", font=font)
+        d.text((px0, top + 14), f"{panel.title} ({panel.ylabel})" if panel.ylabel else panel.title,
+               fill="black", font=font)
         for t in _ticks(lo, hi):
             y = sy(t)
             d.line([(px0, y), (px1, y)], fill=(230, 230, 230))
@@ -90,7 +91,6 @@ def line_chart(path: str | Path, title: str, xlabel: str, panels: list[Panel],
             for y in range(py0, py1, 8):
                 d.line([(x, y), (x, min(y + 4, py1))], fill=(120, 120, 120))
         d.text((px1 - 6 * len(xlabel) - 4, py1 + 18), xlabel, fill="black", font=font)
-        d.text((8, py0 - 14), panel.ylabel, fill=(80, 80, 80), font=font)
         lx = px0 + 8
         for j, (name, pts) in enumerate(panel.series.items()):
             c = COLOURS[j % len(COLOURS)]

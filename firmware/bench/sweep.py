@@ -88,12 +88,13 @@ def plot(sweep: dict, path: Path) -> Path:
     label = PARAMETER_LABELS[name]
     pts = sweep["points"]
     default = sweep["params"].get(name, PARAMETER_DEFAULT)
+    mark = f"dashed: {'the default' if default == PARAMETER_DEFAULT else 'the --param value'}, {default}"
     if sweep["kind"] == "accuracy":
         panels = [Panel("foreground against the ground-truth masks, mean over "
-                        f"{len(sweep['sequences'])} sequences", "0..1",
+                        f"{len(sweep['sequences'])} sequences", "",
                         {k.replace("_", "-"): [(p["value"], p[k]) for p in pts]
                          for k in ("f_measure", "precision", "recall")}, ylim=(0.0, 1.0))]
-        title = f"nvr bench accuracy --sweep {name}: {label} (dashed: the other parameters' setting, {default})"
+        title = f"nvr bench accuracy --sweep {name}: {label} ({mark}; the others at theirs)"
     else:
         panels = [
             Panel(f"visits: counted and true, {len(sweep['scenes'])} scenes", "visits",
@@ -104,5 +105,5 @@ def plot(sweep: dict, path: Path) -> Path:
                    "grid cells": [(p["value"], 100 * (p["mean_grid_error"] or 0.0)) for p in pts]},
                   hline=5.0),
         ]
-        title = f"nvr bench counts --sweep {name}: {label} (dashed: setting {default})"
+        title = f"nvr bench counts --sweep {name}: {label} ({mark}; the others at theirs)"
     return line_chart(path, title, label, panels, mark_x=default)
