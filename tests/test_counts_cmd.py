@@ -117,3 +117,21 @@ def test_bad_arguments_are_one_line_exit_2(args, says, scene_dir, tmp_path):
     lines = p.stderr.strip().splitlines()
     assert lines[-1].startswith("nvr") or lines[-1].startswith("error:") or "error" in lines[-1]
     assert says in p.stderr, p.stderr
+
+
+def test_per_area_figures(scene_dir, tmp_path):
+    truth = json.loads((scene_dir / "returning.truth.json").read_text())
+    left = [[0.02, 0.38], [0.30, 0.38], [0.30, 0.97], [0.02, 0.97]]
+    right = [[0.30, 0.38], [0.98, 0.38], [0.98, 0.97], [0.30, 0.97]]
+    truth["areas"] = [{"name": "door", "region": left}, {"name": "shelf", "region": right}]
+    (tmp_path / "two.truth.json").write_text(json.dumps(truth))
+    (tmp_path / "two.mp4").symlink_to(scene_dir / "returning.mp4")
+    p = nvr("counts", str(tmp_path / "two.truth.json"), "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout.splitlines()[0])
+    assert [a["area"] for a in r["areas"]] == ["door", "shelf"]
+    for a, region in zip(r["areas"], (left, right)):
+        assert (a["visits_true"], a["dwell_true"]) == pytest.approx(area_truth(truth, region), abs=1e-3)
+        assert a["visits"] == a["visits_true"]
+    # walking from one area into the other is one visit of the whole
+    assert r["visits_true"] == area_truth(truth, [[0.02, 0.38], [0.98, 0.38], [0.98, 0.97], [0.02, 0.97]])[0]

@@ -212,27 +212,28 @@ def _inside(px: float, py: float, poly) -> bool:
     return result
 
 
-def truth_counts(scene: Scene, region, grid: np.ndarray | None = None, exclude=()) -> tuple[int, float]:
-    """(visits, dwell seconds) of the scene's targets in `region`; with `grid` (rows, cols),
-    add each inside footprint's 1/fps to its cell (grid over the truth's frame). Footprints
-    inside an earlier area (`exclude`, its regions) belong to it, as in the analyser."""
+def truth_counts(scene: Scene, regions, grid: np.ndarray | None = None, exclude=()) -> tuple[int, float]:
+    """(visits, dwell seconds) of the scene's targets inside any of `regions` (normalised
+    polygons); with `grid` (rows, cols), add each inside footprint's 1/fps to its cell (grid
+    over the truth's frame). Footprints inside an earlier area (`exclude`, its regions)
+    belong to it, as in the analyser."""
     w, h = scene.width, scene.height
-    poly = [(x * w, y * h) for x, y in region]
+    polys = [[(x * w, y * h) for x, y in r] for r in regions]
     earlier = [[(x * w, y * h) for x, y in r] for r in exclude]
     gap = REENTRY_GAP_S * scene.fps
     visits, frames = 0, 0
     for t in scene.targets:
         last = None
         for f, x0, _y0, x1, y1 in t["boxes"]:
-            col, row = (x0 + x1) // 2, y1 - 1
-            if not _inside(col + 0.5, row + 0.5, poly) or any(_inside(col + 0.5, row + 0.5, e) for e in earlier):
+            px, py = (x0 + x1) // 2 + 0.5, y1 - 0.5
+            if not any(_inside(px, py, p) for p in polys) or any(_inside(px, py, e) for e in earlier):
                 continue
             if last is None or f - last > gap:
                 visits += 1
             last = f
             frames += 1
             if grid is not None:
-                grid[row * grid.shape[0] // h, col * grid.shape[1] // w] += 1.0 / scene.fps
+                grid[(y1 - 1) * grid.shape[0] // h, (x0 + x1) // 2 * grid.shape[1] // w] += 1.0 / scene.fps
     return visits, frames / scene.fps
 
 
@@ -273,39 +274,23 @@ def evaluate(scene: Scene, params: HeatMapParams = HeatMapParams(),
     areas = []
     for k, a in enumerate(scene.areas):
         if scene.targets:   # the boxes give the grid's truth even where the area's totals are given
-            tv, td = truth_counts(scene, a.region, truth_grid, [b.region for b in scene.areas[:k]])
+            tv, td = truth_counts(scene, [a.region], truth_grid, [b.region for b in scene.areas[:k]])
         if a.visits is not None:
             tv, td = a.visits, a.dwell_seconds
         areas.append(AreaScore(a.name, tv, int(g.area_visits[k]), td, float(g.area_dwell[k])))
     if len(areas) == 1:
         total = AreaScore("any", areas[0].visits_true, g.visits_total, areas[0].dwell_true, g.dwell_total)
     else:   # a target walking from one area into another is one visit of the whole: count it so
-        union_v, union_d = _union_truth(scene) if scene.targets else (sum(a.visits_true for a in areas),
-                                                                       sum(a.dwell_true for a in areas))
+        if scene.targets:
+            union_v, union_d = truth_counts(scene, [a.region for a in scene.areas])
+        else:
+            union_v, union_d = sum(a.visits_true for a in areas), sum(a.dwell_true for a in areas)
         total = AreaScore("any", union_v, g.visits_total, union_d, g.dwell_total)
     grid_error = None
     if truth_grid is not None and truth_grid.sum() > 0:
         grid_error = float(np.abs(g.dwell - truth_grid).sum() / truth_grid.sum())
     return SceneResult(scene.name, n, analyzer.width, analyzer.height, scene.people, total, areas,
                        grid_error, _params_dict(params))
-
-
-def _union_truth(scene: Scene) -> tuple[int, float]:
-    w, h = scene.width, scene.height
-    polys = [[(x * w, y * h) for x, y in a.region] for a in scene.areas]
-    gap = REENTRY_GAP_S * scene.fps
-    visits, frames = 0, 0
-    for t in scene.targets:
-        last = None
-        for f, x0, _y0, x1, y1 in t["boxes"]:
-            col, row = (x0 + x1) // 2, y1 - 1
-            if not any(_inside(col + 0.5, row + 0.5, p) for p in polys):
-                continue
-            if last is None or f - last > gap:
-                visits += 1
-            last = f
-            frames += 1
-    return visits, frames / scene.fps
 
 
 def _params_dict(params: HeatMapParams) -> dict:

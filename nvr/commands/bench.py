@@ -38,8 +38,7 @@ def add_parser(sub):
     a.add_argument("sequences", nargs="+", metavar="SEQUENCE_DIR",
                    help="directory with a video (input.mp4) and groundtruth.npz (masks N x H x W)")
     a.add_argument("--json", action="store_true", help="one JSON object per sequence, then a summary line")
-    a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
+    _param_argument(a)
     a.add_argument("--warmup", type=bounded(int, 0, 1_000_000), default=30, metavar="N",
                    help="frames not scored at the start (30)")
     a.add_argument("--no-baselines", action="store_true", help="skip the OpenCV baselines")
@@ -50,8 +49,7 @@ def add_parser(sub):
     c.add_argument("scenes", nargs="+", metavar="SCENE_DIR",
                    help="directory with NAME.mp4 and NAME.truth.json pairs (docs/counting.md), or a truth file")
     c.add_argument("--json", action="store_true", help="one JSON object per scene, then a summary line")
-    c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
+    _param_argument(c)
     _sweep_arguments(c)
     c.set_defaults(func=run)
 
@@ -79,6 +77,11 @@ def add_parser(sub):
                    help="seconds between samples (default: a 60th of the run)")
     s.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     s.set_defaults(func=run)
+
+
+def _param_argument(p) -> None:
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
 
 
 def _sweep_arguments(p) -> None:
