@@ -100,10 +100,10 @@ def plot(sweep: dict, path: Path) -> Path:
             Panel(f"visits: counted and true, {len(sweep['scenes'])} scenes", "visits",
                   {"counted": [(p["value"], p["visits"]) for p in pts],
                    "true": [(p["value"], p["visits_true"]) for p in pts]}),
-            Panel("dwell error: mean |counted - true| / true over scenes, %", "%",
-                  {"dwell": [(p["value"], 100 * (p["mean_abs_dwell_error"] or 0.0)) for p in pts],
-                   "grid cells": [(p["value"], 100 * (p["mean_grid_error"] or 0.0)) for p in pts]},
-                  hline=5.0),
+            Panel("dwell error: mean |counted - true| / true over scenes (grey: 5 %)", "%",
+                  {"dwell": [(p["value"], 100 * (p["mean_abs_dwell_error"] or 0.0)) for p in pts]}, hline=5.0),
+            Panel("dwell grid: sum over cells of |counted - true| / true dwell, mean over scenes", "%",
+                  {"grid cells": [(p["value"], 100 * (p["mean_grid_error"] or 0.0)) for p in pts]}),
         ]
         title = f"nvr bench counts --sweep {name}: {label} ({mark}; the others at theirs)"
     return line_chart(path, title, label, panels, mark_x=default)
