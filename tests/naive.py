@@ -343,7 +343,7 @@ class Track:
     oy: float = 0.0
     real: float = 0.0
     tall: float = 0.0
-    inside: bool = False     # half its size clear of every frame edge at some time since birth
+    inside: bool = False     # whole and clear of every frame edge at some time since birth
 
     @property
     def width(self):
@@ -581,8 +581,8 @@ class ReferenceTracker:
                     fade = math.exp(-dt / K.EDGE_MEMORY)
                     t.ox *= fade
                     t.oy *= fade
-                m = int(max(float(t.size), t.tall)) // 2
-                if t.x0 > m and t.y0 > m and t.x1 < self.width - 1 - m and t.y1 < self.height - 1 - m:
+                if (t.x0 > 1 and t.y0 > 1 and t.x1 < self.width - 2 and t.y1 < self.height - 2
+                        and 4 * t.height >= 3 * t.tall):
                     t.inside = True      # walked in: from now on it can walk out
                 o = math.sqrt(t.ox * t.ox + t.oy * t.oy)
                 if t.confirmed and o > K.EDGE_TURN * t.size:

@@ -48,11 +48,11 @@ Per frame, in this order (one kernel per step, called in turn by
    drags one towards the other. A confirmed track that walked out of a
    frame edge and then moves back in by EDGE_TURN box sizes per second has
    handed over to a newcomer entering there: it ends, and its blob starts
-   a new track (step 9). Only a track that had walked in (its box once half
-   its size, or half its recent height, clear of every edge: T_INSIDE) can
-   walk out: a person still entering, legs flickering at the bottom edge,
-   jitters in and out of it, and ending that track split one entrance into
-   two visits (the counting scene `standing`).
+   a new track (step 9). Only a track that had walked in (its box once
+   whole, at least 3/4 of its recent height, and touching no edge:
+   T_INSIDE) can walk out: a person still entering, legs flickering at
+   the bottom edge, jitters in and out of it, and ending that track split
+   one entrance into two visits (the counting scene `standing`).
 5. Hold (`_hold`): a track hidden in a group (step 3) keeps its own box size
    at its predicted place moved inside the group blob, and its velocity; it
    stays matched and keeps counting, and when the group parts each picks up
@@ -314,11 +314,10 @@ def _edge_normal(tr, i, height, width):
 
 @njit(cache=True, nogil=True)
 def _clear_of_edges(tr, trf, i, height, width):
-    """Is track i's box at least half its size (or half its recent tallest height: a torso
-    alone is small) away from every frame edge (walked in)?"""
-    m = int(max(float(_box_size(tr, i)), trf[i, T_TALL])) // 2
-    return (tr[i, T_X0] > m and tr[i, T_Y0] > m
-            and tr[i, T_X1] < width - 1 - m and tr[i, T_Y1] < height - 1 - m)
+    """Is track i's box whole (at least 3/4 of its recent tallest height: not a piece of the
+    person) and touching no frame edge (walked in)?"""
+    return (tr[i, T_X0] > 1 and tr[i, T_Y0] > 1 and tr[i, T_X1] < width - 2 and tr[i, T_Y1] < height - 2
+            and 4 * _box_height(tr, i) >= 3 * trf[i, T_TALL])
 
 
 @njit(cache=True, nogil=True)
@@ -548,7 +547,7 @@ def _follow_blobs(stats, n_blobs, now, height, width, tr, trf, owner, own_blob, 
             trf[i, T_VY] += a * (vy - trf[i, T_VY])
             # A track that walked out of a frame edge and now comes back in has
             # handed over to a newcomer entering there: end it, the blob starts anew.
-            # Only a track that has been well clear of the edges (T_INSIDE) walks out: one
+            # Only a track that has been whole and clear of the edges (T_INSIDE) walks out: one
             # still entering (a low-contrast person rising from the bottom edge, legs
             # flickering) jitters in and out of the edge.
             ex, ey = _edge_normal(tr, i, height, width)
