@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:      # run as a script: data/ is a package of the 
     sys.path.insert(0, str(ROOT))
 
 from data.render import build_truth, render_frames, truth_json  # noqa: E402
-from data.scenes import FPS, HEIGHT, SCENES, WIDTH, Scene  # noqa: E402
+from data.scenes import COUNTING_5FPS, COUNTING_SCENES, FPS, HEIGHT, SCENES, WIDTH, Scene  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "samples"
 
@@ -66,20 +66,20 @@ SUBSTREAM_STEP = 5   # keep every 5th frame: 25 fps -> 5 fps
 SUBSTREAM_DIR = OUT_DIR / "substream"
 
 
-def encode_substream(scene: Scene, path: Path, frames: int | None = None) -> Path:
-    """Encode `scene` at WIDTH/2 x HEIGHT/2 and FPS/SUBSTREAM_STEP (2x2 area average)."""
+def encode_substream(scene: Scene, path: Path, frames: int | None = None, step: int = SUBSTREAM_STEP) -> Path:
+    """Encode `scene` at WIDTH/2 x HEIGHT/2 and FPS/step (2x2 area average)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = WIDTH // 2, HEIGHT // 2
     with av.open(str(path), mode="w", format="mp4") as out:
         # fastdecode (no CABAC, no deblocking) halves decode time: the demo
         # replays a day of these, so decoding is most of its run time.
-        stream = out.add_stream("libx264", rate=FPS // SUBSTREAM_STEP,
+        stream = out.add_stream("libx264", rate=FPS // step,
                                 options={**X264_OPTIONS, "tune": "fastdecode"})
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
         for i, img in enumerate(render_frames(scene, frames)):
-            if i % SUBSTREAM_STEP:
+            if i % step:
                 continue
             planes = (img[:HEIGHT], img[HEIGHT:HEIGHT * 5 // 4].reshape(HEIGHT // 2, WIDTH // 2),
                       img[HEIGHT * 5 // 4:].reshape(HEIGHT // 2, WIDTH // 2))
@@ -87,12 +87,29 @@ def encode_substream(scene: Scene, path: Path, frames: int | None = None) -> Pat
                     .astype(np.uint8) for p in planes]
             small = np.concatenate([half[0], half[1].reshape(h // 4, w), half[2].reshape(h // 4, w)])
             frame = av.VideoFrame.from_ndarray(small, format="yuv420p")
-            frame.pts = i // SUBSTREAM_STEP
+            frame.pts = i // step
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+# The counting scenes (data.scenes.COUNTING_SCENES) at half size: small enough to ship several
+# minutes of them; truth in the scene's 640x360 pixels (docs/counting.md scales it).
+COUNTING_DIR = OUT_DIR / "counting"
+
+
+def generate_counting(scene: Scene, out_dir: Path, frames: int | None = None) -> list[Path]:
+    """Write NAME.truth.json and NAME.mp4 (320x180, 25 fps), and NAME-5fps.mp4 for COUNTING_5FPS."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tpath = out_dir / f"{scene.name}.truth.json"
+    tpath.write_text(truth_json(build_truth(scene, frames)))
+    paths = [tpath, encode_substream(scene, out_dir / f"{scene.name}.mp4", frames, step=1)]
+    if scene.name in COUNTING_5FPS:
+        paths.append(encode_substream(scene, out_dir / f"{scene.name}-5fps.mp4", frames))
+    return paths
 
 
 def generate(scene: Scene, out_dir: Path, frames: int | None = None) -> tuple[Path, Path]:
@@ -114,12 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--substream", action="store_true",
                     help=f"write the demo's sub-stream clips ({WIDTH // 2}x{HEIGHT // 2}, "
                          f"{FPS // SUBSTREAM_STEP} fps) into data/samples/substream instead")
+    ap.add_argument("--counting", action="store_true",
+                    help="write the counting scenes (320x180) into data/samples/counting instead")
     args = ap.parse_args(argv)
-    unknown = [n for n in args.names if n not in SCENES]
+    catalogue = COUNTING_SCENES if args.counting else SCENES
+    unknown = [n for n in args.names if n not in catalogue]
     if unknown:
-        print(f"error: unknown scene {unknown[0]!r}; choose from {', '.join(SCENES)}", file=sys.stderr)
+        print(f"error: unknown scene {unknown[0]!r}; choose from {', '.join(catalogue)}", file=sys.stderr)
         return 2
     frames = None if args.seconds is None else int(round(args.seconds * FPS))
+    if args.counting:
+        out_dir = COUNTING_DIR if args.out == OUT_DIR else args.out
+        for name in args.names or list(COUNTING_SCENES):
+            for p in generate_counting(COUNTING_SCENES[name], out_dir, frames):
+                print(f"{p.name}: {p.stat().st_size / 1e3:.0f} kB")
+        return 0
     for name in args.names or list(SCENES):
         if args.substream:
             out_dir = SUBSTREAM_DIR if args.out == OUT_DIR else args.out

@@ -19,6 +19,7 @@ from data.scenes import FPS, HEIGHT, WIDTH, Furniture, Look, Scene, Walker
 
 NOISE_SIGMA = 6.0  # temporal Gaussian sensor noise before encoding, grey levels
 NOISE_CELL = 2     # grain size in pixels (divides WIDTH and HEIGHT)
+SWAY_PERIOD = 7.0  # s, one side-to-side drift of a browsing walker (Walker.sway)
 
 
 def scale_at(y: float) -> float:
@@ -65,6 +66,9 @@ def walker_poses(w: Walker, frames: int) -> list[Pose | None]:
                 x = a[0] + u * (b[0] - a[0])
                 y = a[1] + u * (b[1] - a[1])
                 standing = a == b
+                if standing and w.sway:
+                    # browsing: drift side to side, starting and ending where the stop is
+                    x += w.sway * math.sin(2 * math.pi * (tf - t0) / SWAY_PERIOD) * min(1.0, (t1 - tf) / 2)
                 pose = Pose(x, y, walked0 + (0.0 if standing else math.hypot(x - a[0], y - a[1])), standing)
                 break
         poses.append(pose)
@@ -117,6 +121,10 @@ def build_truth(scene: Scene, frames: int | None = None) -> dict:
         {"frame": int(round(t * FPS)), "type": "brightness_step", "delta": d}
         for t, d in scene.brightness_steps
         if int(round(t * FPS)) < n
+    ] + [
+        {"frame": int(round(t0 * FPS)), "type": "exposure_ramp", "frames": int(round((t1 - t0) * FPS)), "delta": d}
+        for t0, t1, d in scene.exposure_ramps
+        if int(round(t0 * FPS)) < n
     ]
     return {
         "name": scene.name,
@@ -359,7 +367,15 @@ def render_frames(scene: Scene, frames: int | None = None):
             Y[ds] = np.where(mm, sY[ss], Y[ds])
             U[ds] = np.where(mm, sU[ss], U[ds])
             V[ds] = np.where(mm, sV[ss], V[ds])
+        for item in scene.furniture:
+            if item.front:   # in front of the walkers: the room's own pixels again
+                fx0, fy0, fx1, fy1 = item.box
+                Y[fy0:fy1, fx0:fx1] = bgY[fy0:fy1, fx0:fx1]
+                U[fy0:fy1, fx0:fx1] = bgU[fy0:fy1, fx0:fx1]
+                V[fy0:fy1, fx0:fx1] = bgV[fy0:fy1, fx0:fx1]
         Y += sum(d for sf, d in steps if f >= sf)
+        for t0, t1, d in scene.exposure_ramps:
+            Y += d * min(1.0, max(0.0, (f / FPS - t0) / (t1 - t0)))
         Y += sensor_noise(noise_rng)
         out = np.empty((HEIGHT * 3 // 2, WIDTH), np.uint8)
         out[:HEIGHT] = np.clip(np.rint(Y), 0, 255)

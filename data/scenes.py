@@ -59,6 +59,7 @@ class Walker:
     route: tuple[tuple[float, float, float], ...]
     size: tuple[int, int] = (32, 86)  # (w, h) at scale 1.0
     seed: int = 0
+    sway: float = 0.0  # px: while stopped, the footprint drifts side to side this far (browsing)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Furniture:
     kind: str  # shelf | counter | plant | door | window | poster | bench
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
     luma: float
+    front: bool = False  # drawn over the walkers (a display counter hiding legs): occlusion
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Scene:
     walkers: tuple[Walker, ...]
     region: tuple[tuple[float, float], ...]
     brightness_steps: tuple[tuple[float, float], ...] = ()  # (seconds, delta)
+    exposure_ramps: tuple[tuple[float, float, float], ...] = ()  # (from s, to s, delta): auto-iris
     floor_uv: tuple[float, float] = (124.0, 133.0)
     wall_uv: tuple[float, float] = (126.0, 130.0)
 
@@ -251,3 +254,103 @@ def _lights() -> Scene:
 
 
 SCENES: dict[str, Scene] = {s.name: s for s in (_corridor(), _shop_floor(), _entrance(), _lights())}
+
+
+# --------------------------------------------------------------------------
+# The counting scenes (data/samples/counting): the cases that break trackers,
+# shipped at 320x180 to stay small (data/make_samples.py --counting)
+# --------------------------------------------------------------------------
+
+def _room(name: str, description: str, seconds: float, seed: int, walkers, furniture=(), **kw) -> Scene:
+    """A plain shop room: shelves on the back wall, the floor as the area."""
+    back = (Furniture("shelf", (40, 10, 230, 114), 105), Furniture("shelf", (410, 10, 600, 114), 105))
+    return Scene(name=name, description=description, seconds=seconds, seed=seed, wall_bottom=118,
+                 wall_luma=140, floor_luma=120, tile=(52, 28), furniture=back + tuple(furniture),
+                 walkers=tuple(walkers), region=kw.pop("region", ((0.02, 0.38), (0.98, 0.38), (0.98, 0.97),
+                                                                   (0.02, 0.97))), **kw)
+
+
+def _browsing() -> Scene:
+    L = palette(120)
+    return _room(
+        "browsing",
+        "Two shoppers browse for 2 min and 1 min, drifting side to side; the first stands behind a "
+        "display counter that hides its legs; a third walks through, passing in front of the second.",
+        150.0, 51,
+        (Walker(1, 1.0, 60, L["dark"], ((-30, 200, 0), (190, 200, 120.0), (-30, 215, 0)), (32, 86), 1, sway=6),
+         Walker(2, 20.0, 64, L["bright"], ((670, 235, 0), (450, 235, 60.0), (670, 250, 0)), (33, 88), 2, sway=4),
+         Walker(3, 44.0, 66, L["navy"], across(262, left_to_right=True), (32, 88), 3)),
+        (Furniture("counter", (140, 168, 250, 206), 95, front=True),))
+
+
+def _standing() -> Scene:
+    L = palette(120)
+    return _room(
+        "standing",
+        "Four shoppers stand dead still for 18, 30, 45 and 67 s, two of them low-contrast, one "
+        "with its legs behind a display counter; they arrive and leave at different times.",
+        90.0, 55,
+        (Walker(1, 1.0, 62, L["low_up"], ((-30, 210, 0), (150, 210, 67.0), (-30, 225, 0)), (31, 84), 1),
+         Walker(2, 6.0, 66, L["navy"], ((670, 250, 0), (470, 250, 45.0), (670, 265, 0)), (32, 88), 2),
+         Walker(3, 20.0, 64, L["low_down"], ((320, 480, 0), (320, 300, 30.0), (670, 310, 0)), (30, 82), 3),
+         Walker(4, 40.0, 66, L["white"], ((670, 195, 0), (400, 195, 18.0), (670, 200, 0)), (33, 86), 4)),
+        (Furniture("counter", (360, 150, 450, 200), 95, front=True),))
+
+
+def _crossing() -> Scene:
+    L = palette(120)
+    return _room(
+        "crossing",
+        "Two people cross, one passing behind the other; then a group of three walks in together "
+        "and splits: one on, one down to the camera, one stops and turns back.",
+        40.0, 53,
+        (Walker(1, 1.0, 66, L["dark"], across(215), (32, 86), 1),
+         Walker(2, 1.5, 68, L["bright"], across(265, left_to_right=False), (33, 88), 2),
+         Walker(3, 14.0, 60, L["navy"], ((-30, 215, 0), (300, 215, 0), (670, 170, 0)), (32, 86), 3),
+         Walker(4, 14.3, 60, L["white"], ((-60, 245, 0), (290, 245, 0), (330, 480, 0)), (33, 88), 4),
+         Walker(5, 14.6, 60, L["low_down"], ((-60, 275, 0), (260, 275, 4.0), (-30, 300, 0)), (31, 86), 5)))
+
+
+def _returning() -> Scene:
+    L = palette(120)
+    return _room(
+        "returning",
+        "The area is the left 60 % of the floor. One shopper walks out of it, waits 3 s outside and "
+        "comes back (two visits); another steps out for half a second (one visit).",
+        36.0, 57,
+        (Walker(1, 1.0, 66, L["dark"], ((-30, 230, 0), (300, 230, 0), (460, 230, 3.0), (250, 250, 0),
+                                        (-30, 250, 0)), (32, 86), 1),
+         Walker(2, 17.0, 66, L["bright"], ((670, 290, 0), (300, 290, 0), (400, 290, 0), (250, 300, 0),
+                                           (-30, 300, 0)), (33, 88), 2)),
+        region=((0.02, 0.38), (0.60, 0.38), (0.60, 0.97), (0.02, 0.97)))
+
+
+def _pace() -> Scene:
+    L = palette(120)
+    return _room(
+        "pace",
+        "A slow walker (0.3 m/s, 15 px/s) crosses the whole room while three fast ones "
+        "(2.5 m/s, 125 px/s) cross it on other lines.",
+        50.0, 59,
+        (Walker(1, 1.0, 15, L["dark"], across(230), (32, 86), 1),
+         Walker(2, 6.0, 125, L["bright"], across(300, left_to_right=False), (33, 88), 2),
+         Walker(3, 18.0, 125, L["navy"], across(190, left_to_right=False), (32, 86), 3),
+         Walker(4, 32.0, 125, L["white"], across(290, 270), (33, 88), 4)))
+
+
+def _iris() -> Scene:
+    L = palette(110)
+    return _room(
+        "iris",
+        "The camera's auto-iris opens over 10 s (+35 grey levels, 12-22 s) while a shopper "
+        "stands 25 s mid-floor; two walk through before and after.",
+        40.0, 61,
+        (Walker(1, 2.0, 66, L["bright"], across(200), (32, 86), 1),
+         Walker(2, 6.0, 64, L["dark"], ((670, 240, 0), (330, 240, 25.0), (-30, 260, 0)), (32, 88), 2, sway=3),
+         Walker(3, 30.0, 68, L["navy"], across(290, left_to_right=False), (33, 88), 3)),
+        exposure_ramps=((12.0, 22.0, 35.0),))
+
+
+COUNTING_SCENES: dict[str, Scene] = {s.name: s for s in (_browsing(), _standing(), _crossing(), _returning(), _pace(), _iris())}
+# Also shipped as a 5 fps sub-stream (NAME-5fps.mp4), scored against the same truth.
+COUNTING_5FPS = ("pace", "crossing")

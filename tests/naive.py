@@ -25,7 +25,7 @@ from vca import background as B
 from vca import contour as C
 from vca import tracks as K
 from vca.grid import DT_CAP
-from vca.track_table import (N_FLOAT, N_INT, T_BORN, T_BX, T_BY, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_GROUP,
+from vca.track_table import (N_FLOAT, N_INT, T_BORN, T_BX, T_BY, T_CONFIRMED, T_CREDIT, T_FX, T_FY, T_GROUP, T_INSIDE,
                              T_HELD, T_HITS, T_HOLDER, T_ID, T_LIVE, T_LX, T_LY, T_MATCHED, T_NEW, T_OX, T_OY,
                              T_PAIR, T_PAIRED, T_PX0, T_PX1, T_PY0, T_PY1, T_REAL, T_SEEN, T_TALL, T_VX, T_VY,
                              T_X0, T_X1, T_Y0, T_Y1)
@@ -343,6 +343,7 @@ class Track:
     oy: float = 0.0
     real: float = 0.0
     tall: float = 0.0
+    inside: bool = False     # whole and clear of every frame edge at some time since birth
 
     @property
     def width(self):
@@ -574,12 +575,15 @@ class ReferenceTracker:
                 ex, ey = self.edge_normal(t)
                 if (ex, ey) != (0, 0):
                     out = t.vx * ex + t.vy * ey
-                    if out > t.ox * ex + t.oy * ey:
+                    if t.inside and out > t.ox * ex + t.oy * ey:   # walking out, not still entering
                         t.ox, t.oy = out * ex, out * ey
                 else:
                     fade = math.exp(-dt / K.EDGE_MEMORY)
                     t.ox *= fade
                     t.oy *= fade
+                if (t.x0 > 1 and t.y0 > 1 and t.x1 < self.width - 2 and t.y1 < self.height - 2
+                        and 4 * t.height >= 3 * t.tall):
+                    t.inside = True      # walked in: from now on it can walk out
                 o = math.sqrt(t.ox * t.ox + t.oy * t.oy)
                 if t.confirmed and o > K.EDGE_TURN * t.size:
                     if (t.vx * t.ox + t.vy * t.oy) / o < -K.EDGE_TURN * t.size:   # walked back in
@@ -739,9 +743,9 @@ class ReferenceTracker:
         trf = np.zeros((len(self.slots), N_FLOAT), np.float64)
         for i, t in self.live():
             tr[i, [T_ID, T_LIVE, T_X0, T_Y0, T_X1, T_Y1, T_FX, T_FY, T_HITS, T_CONFIRMED, T_MATCHED, T_NEW,
-                   T_BX, T_BY, T_LX, T_LY, T_HOLDER, T_PAIR, T_GROUP]] = (
+                   T_BX, T_BY, T_LX, T_LY, T_HOLDER, T_PAIR, T_GROUP, T_INSIDE]] = (
                 t.id, 1, t.x0, t.y0, t.x1, t.y1, t.fx, t.fy, t.hits, t.confirmed, t.matched, t.new,
-                t.bx, t.by, t.lx, t.ly, t.holder, t.pair, t.group)
+                t.bx, t.by, t.lx, t.ly, t.holder, t.pair, t.group, t.inside)
             trf[i, [T_BORN, T_SEEN, T_CREDIT, T_VX, T_VY, T_HELD, T_PAIRED, T_OX, T_OY, T_REAL, T_TALL]] = (
                 t.born, t.seen, t.credit, t.vx, t.vy, t.held, t.paired, t.ox, t.oy, t.real, t.tall)
             trf[i, [T_PX0, T_PY0, T_PX1, T_PY1]] = np.nan if t.new else (t.px0, t.py0, t.px1, t.py1)

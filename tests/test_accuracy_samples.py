@@ -177,7 +177,8 @@ class TruthMasks:
 
 
 # (visits with the real model, visits fed the ground-truth masks), pinned as above
-PINNED_SEQUENCES = {"hall_monitor": (2, 2), "ibm_lobby": (3, 2), "office_people": (8, 6)}
+# office_people 8 -> 7 with the real model (issue 13: no edge handover for a track still entering)
+PINNED_SEQUENCES = {"hall_monitor": (2, 2), "ibm_lobby": (3, 2), "office_people": (7, 6)}
 
 
 @pytest.mark.parametrize("name", ["hall_monitor", "ibm_lobby", "office_people"])

@@ -118,11 +118,13 @@ def test_brief_occlusion_counts_once_and_long_loss_in_place_not_again():
     brief = Stages([RIGHT_HALF])
     lost = Stages([RIGHT_HALF])
     gone = Stages([RIGHT_HALF])
-    for f in range(200):
+    back = 60 + int((STILL_GRACE + 1.0) / DT)     # lost 1 s longer than STILL_GRACE
+    for f in range(back + 15):
         t = f * DT
-        brief.frame(t, *([] if 60 <= f < 72 else [walk_in_and_stand(f)]))    # 0.48 s < grace
-        lost.frame(t, *([] if 60 <= f < 100 else [walk_in_and_stand(f)]))    # 1.6 s < STILL_GRACE
-        gone.frame(t, *([] if 60 <= f < 185 else [walk_in_and_stand(f)]))    # 5 s > STILL_GRACE
+        if f < 200:
+            brief.frame(t, *([] if 60 <= f < 72 else [walk_in_and_stand(f)]))    # 0.48 s < grace
+            lost.frame(t, *([] if 60 <= f < 100 else [walk_in_and_stand(f)]))    # 1.6 s < STILL_GRACE
+        gone.frame(t, *([] if 60 <= f < back else [walk_in_and_stand(f)]))       # > STILL_GRACE
     assert brief.grid.area_visits[0] == 1 and brief.grid.visits.sum() == 2
     assert brief.grid.area_dwell[0] == pytest.approx((200 - 29) * DT)   # the gap is credited on re-find
     # a standing target whose blob fades (the model absorbing a still, low-contrast person)

@@ -40,7 +40,8 @@ T_LY = 15
 T_HOLDER = 16     # this frame: slot of the track whose blob hides this one, -1 none
 T_PAIR = 17       # slot of the track stacked with this one (torso and legs), -1 none
 T_GROUP = 18      # this frame: holds or is held in a group
-N_INT = 19
+T_INSIDE = 19     # its whole box has been clear of every frame edge since birth (walked in)
+N_INT = 20
 
 # float64 columns
 T_BORN = 0        # birth time

@@ -48,15 +48,26 @@ Per frame, in this order (one kernel per step, called in turn by
    drags one towards the other. A confirmed track that walked out of a
    frame edge and then moves back in by EDGE_TURN box sizes per second has
    handed over to a newcomer entering there: it ends, and its blob starts
-   a new track (step 9).
+   a new track (step 9). Only a track that had walked in (its box once
+   whole, at least 3/4 of its recent height, and touching no edge:
+   T_INSIDE) can walk out: a person still entering, legs flickering at
+   the bottom edge, jitters in and out of it, and ending that track split
+   one entrance into two visits (the counting scene `standing`).
 5. Hold (`_hold`): a track hidden in a group (step 3) keeps its own box size
    at its predicted place moved inside the group blob, and its velocity; it
    stays matched and keeps counting, and when the group parts each picks up
    the piece its prediction overlaps.
 6. Standing (`_keep_standing`): a confirmed track standing still (<=
    STILL_SPEED box sizes/s) that lost its blob is kept in place, matched,
-   for up to STILL_GRACE (a still, low-contrast person slowly absorbed by
-   the model); walking off, it picks its blob up again, not a new visit.
+   for up to STILL_GRACE (a still, low-contrast person fading below the
+   detection threshold); walking off, it picks its blob up again, not a
+   new visit. The hold is long (a minute) because the analyzer protects a
+   standing confirmed track from the background model (`protect`): the
+   model does not learn the person in, so a blob that fades there is a
+   weak target, not an empty floor. With a few seconds' hold, a shopper
+   standing still through a long stay was counted twice (`standing`: 7
+   visits for 4 people); a hold ends early as soon as the track is found
+   again, and a ghost never gets here (it is never confirmed).
 7. Bookkeeping (`_bookkeeping`) of every matched track: footprint, hits,
    recent height, confirmation and the seconds to credit.
 8. Joins and merges (`_join_and_merge`), of tracks that are one person:
@@ -119,7 +130,7 @@ from vca.contracts import ArrayContract
 from vca.track_table import (MAX_TRACKS, N_FLOAT, N_INT, T_BORN, T_BX, T_BY, T_CONFIRMED, T_CREDIT, T_FX,
                              T_FY, T_GROUP, T_HELD, T_HITS, T_HOLDER, T_ID, T_LIVE, T_LX, T_LY, T_MATCHED,
                              T_NEW, T_OX, T_OY, T_PAIR, T_PAIRED, T_PX0, T_PX1, T_PY0, T_PY1, T_REAL,
-                             T_SEEN, T_TALL, T_VX, T_VY, T_X0, T_X1, T_Y0, T_Y1)
+                             T_INSIDE, T_SEEN, T_TALL, T_VX, T_VY, T_X0, T_X1, T_Y0, T_Y1)
 
 GRACE_SECONDS = 1.0
 CONFIRM_HITS = 3
@@ -143,7 +154,9 @@ PAIR_GAP = 0.5            # stacked tracks up to this share of their summed heig
 # entering there (entrance: three exits meeting entries at the same edge).
 EDGE_TURN = 0.2
 STILL_SPEED = 0.3         # box sizes per second: a slower confirmed track is standing still
-STILL_GRACE = 4.0         # s a standing confirmed track is kept in place without a blob
+# s a standing confirmed track is kept in place without a blob: the model does not learn a
+# protected target, so a still, low-contrast person fading below the threshold is still there
+STILL_GRACE = 60.0
 EDGE_MEMORY = 0.5         # s, how long the speed out of an edge is remembered after leaving it
 
 
@@ -297,6 +310,14 @@ def _edge_normal(tr, i, height, width):
     if tr[i, T_Y0] <= 1:
         return 0, -1
     return 0, 0
+
+
+@njit(cache=True, nogil=True)
+def _clear_of_edges(tr, trf, i, height, width):
+    """Is track i's box whole (at least 3/4 of its recent tallest height: not a piece of the
+    person) and touching no frame edge (walked in)?"""
+    return (tr[i, T_X0] > 1 and tr[i, T_Y0] > 1 and tr[i, T_X1] < width - 2 and tr[i, T_Y1] < height - 2
+            and 4 * _box_height(tr, i) >= 3 * trf[i, T_TALL])
 
 
 @njit(cache=True, nogil=True)
@@ -526,16 +547,21 @@ def _follow_blobs(stats, n_blobs, now, height, width, tr, trf, owner, own_blob, 
             trf[i, T_VY] += a * (vy - trf[i, T_VY])
             # A track that walked out of a frame edge and now comes back in has
             # handed over to a newcomer entering there: end it, the blob starts anew.
+            # Only a track that has been whole and clear of the edges (T_INSIDE) walks out: one
+            # still entering (a low-contrast person rising from the bottom edge, legs
+            # flickering) jitters in and out of the edge.
             ex, ey = _edge_normal(tr, i, height, width)
             if ex != 0 or ey != 0:
                 out = trf[i, T_VX] * ex + trf[i, T_VY] * ey
-                if out > trf[i, T_OX] * ex + trf[i, T_OY] * ey:
+                if tr[i, T_INSIDE] != 0 and out > trf[i, T_OX] * ex + trf[i, T_OY] * ey:
                     trf[i, T_OX] = out * ex
                     trf[i, T_OY] = out * ey
             else:
                 fade = math.exp(-dt / EDGE_MEMORY)
                 trf[i, T_OX] *= fade
                 trf[i, T_OY] *= fade
+            if _clear_of_edges(tr, trf, i, height, width):
+                tr[i, T_INSIDE] = 1
             o = math.sqrt(trf[i, T_OX] ** 2 + trf[i, T_OY] ** 2)
             if tr[i, T_CONFIRMED] != 0 and o > EDGE_TURN * size:
                 back = (trf[i, T_VX] * trf[i, T_OX] + trf[i, T_VY] * trf[i, T_OY]) / o
@@ -757,6 +783,7 @@ def _spawn(stats, n_blobs, now, tr, trf, owner, next_id):
                 owner[b2] = i
                 _grow_box(tr, i, stats[b2, X0], stats[b2, Y0], stats[b2, X1], stats[b2, Y1])
         tr[i, T_GROUP] = 0
+        tr[i, T_INSIDE] = 0
         _set_footprint(tr, i)
         tr[i, T_BX] = tr[i, T_FX]
         tr[i, T_BY] = tr[i, T_FY]

@@ -1,13 +1,18 @@
 """`nvr bench`: how well, at what cost per frame, and how many channels in real time.
 
     nvr bench accuracy SEQUENCE_DIR... [--json] [--param name=value ...] [--warmup N]
+    nvr bench counts SCENE_DIR... [--json] [--param name=value ...]
+    nvr bench {accuracy,counts} ... --sweep PARAMETER [--sweep-step S] [--out DIR]
     nvr bench throughput --source FILE --channels N [--seconds S] [--analysis-width W]
                          [--json] [--find-capacity]
 
 Every figure is printed next to its baseline measured in the same run (the
 OpenCV pipelines for accuracy, decode-only for throughput, the machine's
 own overrun floor for real-time overruns), because
-absolute figures drift on shared machines. Tables go to stdout, `--json`
+absolute figures drift on shared machines; counting is scored against
+each scene's exact truth (docs/counting.md). `--sweep` runs one parameter
+from 0 to 100 and writes DIR/<kind>-sweep-<parameter>.json and a .png
+plot beside it. Tables go to stdout, `--json`
 gives one object per line for machines, and a progress line appears on
 stderr only when it is a terminal. The engine is `firmware.bench`.
 """
@@ -27,18 +32,26 @@ PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_
 def add_parser(sub):
     p = sub.add_parser("bench", help="accuracy and channel capacity against baselines, in the same run",
                        description=__doc__.split("\n\n")[0])
-    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,throughput,soak}")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="{accuracy,counts,throughput,soak}")
 
     a = bsub.add_parser("accuracy", help="F-measure and cost per frame on sequences with ground-truth masks")
     a.add_argument("sequences", nargs="+", metavar="SEQUENCE_DIR",
                    help="directory with a video (input.mp4) and groundtruth.npz (masks N x H x W)")
     a.add_argument("--json", action="store_true", help="one JSON object per sequence, then a summary line")
-    a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
+    _param_argument(a)
     a.add_argument("--warmup", type=bounded(int, 0, 1_000_000), default=30, metavar="N",
                    help="frames not scored at the start (30)")
     a.add_argument("--no-baselines", action="store_true", help="skip the OpenCV baselines")
+    _sweep_arguments(a)
     a.set_defaults(func=run)
+
+    c = bsub.add_parser("counts", help="visits and dwell per area against a scene's truth, and the dwell grid")
+    c.add_argument("scenes", nargs="+", metavar="SCENE_DIR",
+                   help="directory with NAME.mp4 and NAME.truth.json pairs (docs/counting.md), or a truth file")
+    c.add_argument("--json", action="store_true", help="one JSON object per scene, then a summary line")
+    _param_argument(c)
+    _sweep_arguments(c)
+    c.set_defaults(func=run)
 
     t = bsub.add_parser("throughput", help="frames/s of N channels, decode-only vs full pipeline, and capacity")
     t.add_argument("--source", required=True, metavar="FILE", help="recording every channel replays (looped)")
@@ -66,9 +79,26 @@ def add_parser(sub):
     s.set_defaults(func=run)
 
 
+def _param_argument(p) -> None:
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"heat-map parameter 0..100 (default 50 each): {', '.join(PARAM_NAMES)}")
+
+
+def _sweep_arguments(p) -> None:
+    p.add_argument("--sweep", choices=PARAM_NAMES, metavar="PARAMETER",
+                   help="run PARAMETER from 0 to 100 (the others as --param gives them) and write "
+                        "<kind>-sweep-PARAMETER.json and .png into --out")
+    p.add_argument("--sweep-step", type=bounded(int, 1, 100), default=10, metavar="S",
+                   help="step of the sweep (10: 0, 10, ... 100)")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                   help="directory for the sweep's JSON and PNG (default: the current one)")
+
+
 def run(args) -> int:
     if args.bench_command == "accuracy":
         return _accuracy(args)
+    if args.bench_command == "counts":
+        return _counts(args)
     if args.bench_command == "soak":
         return _soak(args)
     return _throughput(args)
@@ -105,6 +135,15 @@ def _accuracy(args) -> int:
         seqs = [open_sequence(d) for d in args.sequences]  # every directory checked before any work
     except SequenceError as e:
         raise UserError(str(e)) from None
+    if args.sweep:
+        from firmware.bench.sweep import accuracy_sweep
+        vals = _sweep_values(args)
+        with Progress(sum(len(s.masks) for s in seqs) * len(vals), f"sweep {args.sweep}") as bar:
+            try:
+                sweep = accuracy_sweep(seqs, args.sweep, vals, params, args.warmup, bar.advance)
+            except SequenceError as e:
+                raise UserError(str(e)) from None
+        return _sweep_done(sweep, args, ("f_measure", "precision", "recall"))
     baselines = not args.no_baselines
     if baselines:
         from firmware.bench.baselines import BaselinesUnavailable, load_cv2
@@ -160,6 +199,98 @@ def _accuracy_table(results, summary, params, warmup) -> None:
     if names:
         print(f"ours >= best baseline on {summary['ours_at_least_best_baseline']} of {len(results)} sequences; "
               f"speed vs ours: " + ", ".join(f"{n} {mu[n] / max(mu['ours'], 1e-9):.1f}x slower" for n in names))
+
+
+# ---------------------------------------------------------------- counts
+
+def _counts(args) -> int:
+    from firmware.bench.counts import SceneError, evaluate, open_scenes, summarize
+    from firmware.bench.progress import Progress
+
+    params = parse_params(args.param)
+    try:
+        scenes = [s for d in args.scenes for s in open_scenes(d)]  # every truth file checked first
+    except SceneError as e:
+        raise UserError(str(e)) from None
+    total = sum(s.frames for s in scenes)
+    if args.sweep:
+        from firmware.bench.sweep import counts_sweep
+        vals = _sweep_values(args)
+        with Progress(total * len(vals), f"sweep {args.sweep}") as bar:
+            try:
+                sweep = counts_sweep(scenes, args.sweep, vals, params, bar.advance)
+            except SceneError as e:
+                raise UserError(str(e)) from None
+        return _sweep_done(sweep, args, ("visits", "visits_true", "mean_abs_dwell_error", "mean_grid_error"))
+    results = []
+    with Progress(total, "counts") as bar:
+        for s in scenes:
+            bar.set_label(s.name)
+            try:
+                r = evaluate(s, params, bar.advance)
+            except SceneError as e:
+                raise UserError(str(e)) from None
+            results.append(r)
+            if args.json:
+                print(json.dumps(r.as_json()), flush=True)
+    summary = summarize(results)
+    if args.json:
+        summary["params"] = dataclasses.asdict(params)
+        print(json.dumps({"summary": summary}), flush=True)
+    else:
+        _counts_table(results, summary, params)
+    return 0
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x or x in (float("inf"), float("-inf")) else f"{100 * x:+.1f}%"
+
+
+def _counts_table(results, summary, params) -> None:
+    head = (f"{'scene':<18} {'area':<12} {'people':>6} {'visits true':>11} {'ours':>5} "
+            f"{'dwell true s':>12} {'ours s':>9} {'error':>7} {'grid':>6}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        rows = [r.total] + (r.areas if len(r.areas) > 1 else [])
+        for k, a in enumerate(rows):
+            people = "" if k or r.people is None else str(r.people)
+            grid = "" if k or r.grid_error is None else f"{100 * r.grid_error:.0f}%"
+            print(f"{(r.scene if not k else '')[:18]:<18} {a.name[:12]:<12} {people:>6} {a.visits_true:>11} "
+                  f"{a.visits:>5} {a.dwell_true:12.2f} {a.dwell:9.2f} {_pct(a.dwell_error):>7} {grid:>6}")
+    p = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(params).items())
+    print(f"parameters: {p}")
+    mean = summary.get("mean_abs_dwell_error")
+    print(f"visits exact on {summary['scenes_visits_exact']} of {summary['scenes']} scenes "
+          f"({summary['visits']} counted, {summary['visits_true']} true); mean |dwell error| "
+          f"{'n/a' if mean is None else f'{100 * mean:.1f}%'}; grid = share of true dwell misplaced over cells")
+    over = summary["scenes_more_visits_than_people"]
+    if over:
+        print(f"more visits than people on: {', '.join(over)}")
+
+
+# ---------------------------------------------------------------- sweeps
+
+def _sweep_values(args) -> list[int]:
+    from firmware.bench.sweep import values
+    return values(args.sweep_step)
+
+
+def _sweep_done(sweep: dict, args, columns) -> int:
+    from firmware.bench.sweep import write
+    try:
+        jpath, ppath = write(sweep, args.out)
+    except OSError as e:
+        raise UserError(f"--out {args.out}: cannot write the sweep ({e.strerror or e}); give a writable directory") from None
+    if args.json:
+        print(json.dumps(sweep), flush=True)
+    else:
+        print(f"{'value':>5} " + " ".join(f"{c:>20}" for c in columns))
+        for pt in sweep["points"]:
+            print(f"{pt['value']:>5} " + " ".join(
+                f"{'n/a' if pt[c] is None else format(pt[c], '.4g'):>20}" for c in columns))
+    print(f"wrote {jpath} and {ppath}", file=sys.stderr if args.json else sys.stdout)
+    return 0
 
 
 # ---------------------------------------------------------------- throughput
