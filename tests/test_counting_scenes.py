@@ -20,6 +20,8 @@ from data import render, scenes
 from firmware.bench.counts import evaluate, open_scenes
 from tests.truth import area_truth, load_truth
 
+pytestmark = pytest.mark.slow   # decodes the counting scenes; the fast tier (-m 'not slow') leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 COUNTING = ROOT / "data" / "samples" / "counting"
 # Scenes whose people walk in merged (a group entering as one blob): visits within one.

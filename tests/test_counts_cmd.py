@@ -18,6 +18,8 @@ from PIL import Image
 from data import make_samples, scenes
 from tests.truth import area_truth, load_truth
 
+pytestmark = pytest.mark.slow   # decodes the counting scenes; the fast tier (-m 'not slow') leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 16.0
 

@@ -28,6 +28,8 @@ from tests.truth import load_truth
 from vca.analyzer import ChannelAnalyzer
 from vca.params import HeatMapParams
 
+pytestmark = pytest.mark.slow   # decodes the counting scenes; the fast tier (-m 'not slow') leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 VALUES = (0, 25, 50, 75, 100)
