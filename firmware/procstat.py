@@ -41,3 +41,17 @@ def rss_mb(pid: int | str = "self") -> float:
         pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def pss_mb(pid: int | str = "self") -> float:
+    """Proportional set size of a process in MB: its resident memory with each page
+    shared with other processes (libraries, copy-on-write) counted in shares, so
+    summed over processes it counts every page once (Linux /proc; RSS elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return rss_mb(pid)

@@ -62,7 +62,7 @@ from typing import Callable
 import numpy as np
 
 from firmware.bench.machine import OverrunFloor, overrun_floor
-from firmware.procstat import machine_busy_seconds, process_cpu_seconds, rss_mb
+from firmware.procstat import machine_busy_seconds, process_cpu_seconds, pss_mb, rss_mb
 from hal.input import CaptureState
 
 MOST_OF_FRAME = ((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95))
@@ -95,6 +95,7 @@ class RunResult:
     rss_mb: float
     min_channel_fps: float
     workers_rss_mb: tuple[float, ...] = ()   # each worker process's resident MB at the end of the window
+    pss_mb: float = 0.0     # the same processes' proportional set sizes summed: shared pages counted once
 
     @property
     def fps(self) -> float:
@@ -184,6 +185,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         cpu1, busy1, t1 = _cpu_seconds(pool), machine_busy_seconds(), time.monotonic()
         rss = _rss_mb(pool)
         workers_rss = tuple(rss_mb(pid) for pid in pool.pids) if pool is not None else ()
+        pss = pss_mb() + (sum(pss_mb(pid) for pid in pool.pids) if pool is not None else 0.0)
     finally:
         for c in channels:
             c.stop()  # the channel hands its stop event to CaptureInput.read, which closes the source
@@ -205,7 +207,8 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         p99_us=max((s.p99_us for s in stats), default=0.0), budget_us=budget,
         cpu_share=(cpu1 - cpu0) / (wall * (os.cpu_count() or 1)), rss_mb=rss,
         other_cpu_share=max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / (wall * (os.cpu_count() or 1)),
-        min_channel_fps=float(delta[:, 0].min()) / wall if n else 0.0, workers_rss_mb=workers_rss)
+        min_channel_fps=float(delta[:, 0].min()) / wall if n else 0.0, workers_rss_mb=workers_rss,
+        pss_mb=pss)
 
 
 def _wait_started(channels, heat_map: bool) -> None:
@@ -338,6 +341,7 @@ def find_capacity(source: str, seconds: float, analysis_width: int | None, fps: 
         out["rss_mb"] = round(best.rss_mb, 1)
         out["rss_mb_per_worker"] = [round(x, 1) for x in best.workers_rss_mb]
         out["rss_mb_per_channel"] = round(best.rss_mb / lo, 2)
+        out["pss_mb"] = round(best.pss_mb, 1)
         out["overruns_per_10k"] = _per_10k(best.overruns, best.analysed)
         if best.median_us > 0:
             floor = overrun_floor(best.median_us, best.budget_us, best.cpu_share, seconds,
@@ -382,7 +386,8 @@ def _probe_json(r: RunResult) -> dict:
             "median_us": round(r.median_us, 1),
             "p99_us": round(r.p99_us, 1), "budget_us": round(r.budget_us, 1),
             "cpu_share": round(r.cpu_share, 3), "other_cpu_share": round(r.other_cpu_share, 3),
-            "min_channel_fps": round(r.min_channel_fps, 2), "rss_mb": round(r.rss_mb, 1)}
+            "min_channel_fps": round(r.min_channel_fps, 2), "rss_mb": round(r.rss_mb, 1),
+            "pss_mb": round(r.pss_mb, 1)}
 
 
 def measure(source: str, channels: int, seconds: float, analysis_width: int | None = None,

@@ -236,8 +236,10 @@ def _throughput_table(r: dict) -> None:
             rows.append(("  overruns", f"{p['overruns_per_10k']:g} per 10,000 frames{beside} "
                                        f"(cost median {p['median_us']:.0f} us, p99 {p['p99_us']:.0f} us, "
                                        f"budget {p['budget_us']:.0f} us)"))
-            rows.append(("  memory", f"RSS {c['rss_mb']:.0f} MB: {c['rss_mb_per_channel']:.1f} MB per channel; "
-                                     f"workers {', '.join(f'{x:.0f}' for x in c['rss_mb_per_worker'])} MB"))
+            rows.append(("  memory", f"RSS {c['rss_mb']:.0f} MB summed over the processes "
+                                     f"({c['rss_mb_per_channel']:.1f} MB per channel; workers "
+                                     f"{', '.join(f'{x:.0f}' for x in c['rss_mb_per_worker'])} MB), "
+                                     f"{c['pss_mb']:.0f} MB with shared pages counted once (PSS)"))
         rows.append(("  limit", c["limit"]))
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
