@@ -133,7 +133,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     the appliance does (worker processes, one per core); for comparison, k
     steps them by k worker threads in this process, 0 by a thread each.
     """
-    from firmware.budget import frame_budget_us
+    from firmware.budget import cpu_per_frame_us, frame_budget_us
     from firmware.channel import Channel, load_kernels
     from firmware.config import ChannelConfig, HeatMapConfig
     from firmware.scheduler import WorkerPool, available_cores
@@ -142,6 +142,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     from hal.input import CaptureInput
 
     budget = frame_budget_us([fps] * n, analytics_share)
+    cpu = None if unmetered else cpu_per_frame_us([fps] * n)   # as the appliance shares it (firmware.budget)
     sink = MemoryStatistics()
     hm = HeatMapConfig(enabled=heat_map, regions=(MOST_OF_FRAME,))
     capture = CaptureSpec(source, loop=True, analysis_width=analysis_width, pacing=speed, decoder_threads=1,
@@ -150,7 +151,7 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     specs = [ChannelSpec(ChannelConfig(id=cid, name=f"bench-{cid}", source=source, loop=True,
                                        analysis_width=analysis_width, heat_map=hm,
                                        skip_loop_filter=skip_loop_filter),
-                         capture, float("inf") if unmetered else budget, 3600.0)
+                         capture, float("inf") if unmetered else budget, 3600.0, cpu_us=cpu)
              for cid in range(1, n + 1)]
     pool = None
     if workers is None:
@@ -159,7 +160,8 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
     else:
         load_kernels()  # here, as worker processes do for theirs
         channels = [Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink, budget_us=s.budget_us,
-                            checkpoint_interval=s.checkpoint_interval, stop_at=None) for s in specs]
+                            checkpoint_interval=s.checkpoint_interval, stop_at=None, cpu_us=s.cpu_us)
+                    for s in specs]
     threads = None
     try:
         if pool is not None:
@@ -204,7 +206,9 @@ def run_channels(source: str, n: int, seconds: float, analysis_width: int | None
         channels=n, seconds=wall, frames=int(delta[:, 0].sum()), analysed=int(delta[:, 1].sum()),
         drops=int(delta[:, 2].sum()), overruns=int(delta[:, 3].sum()), skipped=int(delta[:, 4].sum()),
         median_us=float(np.median(meds)) if meds else 0.0,
-        p99_us=max((s.p99_us for s in stats), default=0.0), budget_us=budget,
+        # The budget the channels ended with: it follows what decoding left them.
+        p99_us=max((s.p99_us for s in stats), default=0.0),
+        budget_us=float(np.median([s.budget_us for s in stats])) if stats else budget,
         cpu_share=(cpu1 - cpu0) / (wall * (os.cpu_count() or 1)), rss_mb=rss,
         other_cpu_share=max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / (wall * (os.cpu_count() or 1)),
         min_channel_fps=float(delta[:, 0].min()) / wall if n else 0.0, workers_rss_mb=workers_rss,
