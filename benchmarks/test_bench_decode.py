@@ -43,3 +43,43 @@ def test_decode_to_luma(benchmark, clips, size, analysis_width):
     p99_us(benchmark)
     w = analysis_width or SIZES[size][0]
     assert seen[-1][1] == w
+
+
+def test_skip_loop_filter_ratio(benchmark, clips):
+    """Decode cost per frame of each `skip_loop_filter` level against `none`, same run: the
+    640x360 clip decoded in full with each level in turn, interleaved rounds, thread CPU time
+    (so time other processes take is not billed), medians; ratios in extra_info."""
+    import time
+
+    import numpy as np
+
+    from hal.frame import SKIP_LOOP_FILTER
+
+    levels = [lv for lv in SKIP_LOOP_FILTER if lv != "default"]
+    quick = benchmarks_disabled(benchmark)
+    rounds = 1 if quick else 9
+    cost = {lv: [] for lv in levels}
+    frames = {}
+
+    def measure():
+        for _ in range(rounds):
+            for lv in levels:
+                with PyAVCapture(str(clips["640x360"]), pacing="max", decoder_threads=1,
+                                 skip_loop_filter=lv) as cap:
+                    n, t0 = 0, time.thread_time_ns()
+                    try:
+                        while True:
+                            cap.read()
+                            n += 1
+                    except Exception:  # SourceEnded: the clip is decoded
+                        pass
+                    cost[lv].append((time.thread_time_ns() - t0) / 1e3 / max(n, 1))
+                    frames[lv] = n
+
+    benchmark.pedantic(measure, rounds=1)
+    med = {lv: float(np.median(c)) for lv, c in cost.items()}
+    benchmark.extra_info.update({f"{lv}_us": round(v, 1) for lv, v in med.items()})
+    benchmark.extra_info.update({f"{lv}_ratio": round(v / med["none"], 3) for lv, v in med.items()})
+    assert len(set(frames.values())) == 1, frames  # every level decodes every frame
+    if not quick:
+        assert med["all"] < med["none"], med  # the setting reaches the decoder

@@ -45,7 +45,7 @@ from firmware import clock
 from firmware.applock import ApplianceLock, claim
 from firmware.atomic import replace_file
 from firmware.auth import Accounts, DigestAnswer, LoginResult, PasswordError, strength_problem
-from firmware.budget import frame_budget_us
+from firmware.budget import cpu_per_frame_us, frame_budget_us
 from firmware.clock import weekday_minute
 from firmware.channel import Channel, load_kernels
 from firmware.channel_view import ChannelState, ChannelView
@@ -225,6 +225,7 @@ class Appliance:
         # cores; decoder frame threads would only add latency and memory.
         threads = 1 if len(self.config.channels) >= (os.cpu_count() or 1) else 0
         budget = frame_budget_us([25.0] * len(self.config.channels), self.config.appliance.analytics_share)
+        cpu = cpu_per_frame_us([25.0] * len(self.config.channels))
         checkpoint = self.config.appliance.checkpoint_interval
         # Recordings, paced or not, are stepped in worker processes, one per
         # core (firmware.workers), each by a worker in order of its channels'
@@ -244,9 +245,9 @@ class Appliance:
             if is_live(capture.source):
                 self.channels[ch.id] = Channel(ch, CaptureInput(ch.id, capture.open), sink, budget_us=budget,
                                                checkpoint_interval=checkpoint, stop_at=stop_at,
-                                               count_from=count_from)
+                                               count_from=count_from, cpu_us=cpu)
             else:
-                specs.append(ChannelSpec(ch, capture, budget, checkpoint, stop_at, count_from))
+                specs.append(ChannelSpec(ch, capture, budget, checkpoint, stop_at, count_from, cpu))
         if specs:
             self.pool = ProcessPool(specs, sink, processes=available_cores())
             self.channels.update(self.pool.channels)
@@ -276,11 +277,13 @@ class Appliance:
         timeout = self.config.appliance.video_timeout
         return CaptureSpec(self.config.resolve_source(ch.source), loop=ch.loop, analysis_width=ch.analysis_width,
                            pacing=self.options.speed, clock_start=self.options.start, open_timeout=timeout,
-                           read_timeout=timeout, decoder_threads=decoder_threads)
+                           read_timeout=timeout, decoder_threads=decoder_threads,
+                           skip_loop_filter=ch.skip_loop_filter)
 
     def _plan_budgets(self) -> None:
         budget, fps = self._share_budgets()
-        self._say(f"analysis budget {budget:.0f} us per frame per channel "
+        self._say(f"analysis budget {budget:.0f} us per frame per channel until decoding is measured, then "
+                  f"what decoding leaves of {cpu_per_frame_us([fps]) if fps else 0:.0f} us "
                   f"({os.cpu_count()} cores, {fps:g} analysed frames/s)")
 
     def analysed(self, c) -> bool:
@@ -293,9 +296,11 @@ class Appliance:
         analysed = [c for c in self.channels.values() if self.analysed(c)]
         fps = [(c.capture.info.fps if c.capture.info else 25.0) for c in analysed]
         budget = frame_budget_us(fps, self.config.appliance.analytics_share)
+        cpu = cpu_per_frame_us(fps)
         self._analysed = tuple(c.config.id for c in analysed)
         for c in analysed:
-            if c.budget.budget_us != budget:  # a worker's channel is told over its pipe
+            if c.budget.cpu_us != cpu:  # a worker's channel is told over its pipe
+                c.budget.cpu_us = cpu
                 c.budget.budget_us = budget
         return budget, sum(fps)
 

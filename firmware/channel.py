@@ -56,6 +56,7 @@ ENDED = "ended"   # stopped or past the end of the run: call finish() once
 
 WARM_UP = -1               # the running "hour" of frames before warm_until: never recorded
 PREVIEW_INTERVAL = 0.5     # wall seconds between preview copies for the console
+DECODE_SAMPLE = 8          # frames per decode cost measured for the budget (firmware.budget)
 BACKGROUND_INTERVAL = 600  # appliance seconds between background snapshots
 SNAPSHOT_DIFF = 12         # grey levels from the learned background that mark a person in a snapshot
 SNAPSHOT_MARGIN = 2        # analysis pixels around them also taken from the learned background
@@ -74,11 +75,12 @@ class Channel:
 
     def __init__(self, config: ChannelConfig, capture: CaptureInput, sink: StatisticsSink, *,
                  budget_us: float, checkpoint_interval: float, stop_at: float | None,
-                 count_from: float | None = None, warm_until: float | None = None):
+                 count_from: float | None = None, warm_until: float | None = None,
+                 cpu_us: float | None = None):
         self.config = config
         self.capture = capture
         self.sink = sink
-        self.budget = FrameBudget(budget_us)
+        self.budget = FrameBudget(budget_us, cpu_us)
         self.counters = ChannelCounters()
         self.checkpoint_interval = checkpoint_interval
         self.stop_at = stop_at
@@ -102,6 +104,7 @@ class Channel:
         self._last_checkpoint = time.monotonic()
         self._thread: threading.Thread | None = None
         self._flush_done: list = []   # callbacks of flush requests, answered by the stepping thread
+        self._takes = 0
 
     # ------------------------------------------------------------------ control
 
@@ -192,6 +195,12 @@ class Channel:
         The frame's luma is valid until this channel's next `take`; a
         worker may take frames of several channels and then process them
         (`firmware.scheduler`)."""
+        # The decode's CPU time (waits are not CPU) on every DECODE_SAMPLE-th frame: the
+        # analysis budget is what decoding leaves, and reading a thread's CPU clock is a
+        # system call (~2 us on a busy virtual machine), so the meter samples.
+        self._takes += 1
+        metered = self._takes % DECODE_SAMPLE == 0
+        t0 = time.thread_time_ns() if metered else 0
         if block:
             frame = self.capture.read(self._stop)
             if frame is None:
@@ -205,6 +214,8 @@ class Channel:
                 if self._flush_done:
                     self._answer_flushes()
                 return IDLE
+        if metered:
+            self.budget.record_decode((time.thread_time_ns() - t0) / 1000.0)
         if self.stop_at is not None and frame.wall >= self.stop_at:
             return ENDED
         return frame

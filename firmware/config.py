@@ -26,6 +26,7 @@ import yaml
 from firmware import bounded_yaml
 from firmware.atomic import replace_file
 from firmware.geometry import check_areas, polygon_problem
+from hal.frame import SKIP_LOOP_FILTER
 from vca.limits import MAX_AREAS
 from vca.params import PARAMETER_DEFAULT, PARAMETER_KEYS, PARAMETER_RANGE, HeatMapParams
 
@@ -94,6 +95,8 @@ class ChannelConfig:
     loop: bool = False
     analysis_width: int | None = None
     heat_map: HeatMapConfig = field(default_factory=HeatMapConfig)
+    # Frames whose in-loop deblocking the decoder skips (hal.capture.SKIP_LOOP_FILTER).
+    skip_loop_filter: str = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,7 @@ def parse_heat_map(doc: Any, where: str = "heat_map") -> HeatMapConfig:
 
 
 def _channel(doc: Any, where: str) -> ChannelConfig:
-    m = _Mapping(doc, where, {"id", "name", "source", "loop", "analysis_width", "heat_map"})
+    m = _Mapping(doc, where, {"id", "name", "source", "loop", "analysis_width", "heat_map", "skip_loop_filter"})
     ch_id = m.integer("id", None, 1, MAX_CHANNELS)
     source = m.string("source", None, MAX_PATH)
     if not source.strip():
@@ -222,6 +225,10 @@ def _channel(doc: Any, where: str) -> ChannelConfig:
                           "set loop: false")
     width = m.get("analysis_width", None)
     width = None if width is None else m.integer("analysis_width", None, 64, 3840)
+    skip_loop_filter = m.string("skip_loop_filter", "none")
+    if skip_loop_filter not in SKIP_LOOP_FILTER:
+        raise ConfigError(f"{m.key('skip_loop_filter')}: {show(skip_loop_filter)} is not one of "
+                          f"{', '.join(SKIP_LOOP_FILTER)}")
     heat_map = parse_heat_map(m.get("heat_map", {}), m.key("heat_map"))
     if width is not None and heat_map.grid_columns > width:
         # The analysis picture is never narrower than analysis_width, so this is the
@@ -235,6 +242,7 @@ def _channel(doc: Any, where: str) -> ChannelConfig:
         loop=loop,
         analysis_width=width,
         heat_map=heat_map,
+        skip_loop_filter=skip_loop_filter,
     )
 
 
@@ -459,6 +467,8 @@ def config_to_doc(config: Config) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": c.id, "name": c.name, "source": c.source, "loop": c.loop}
         if c.analysis_width is not None:
             doc["analysis_width"] = c.analysis_width
+        if c.skip_loop_filter != "none":
+            doc["skip_loop_filter"] = c.skip_loop_filter
         doc["heat_map"] = heat_map(c.heat_map)
         return doc
 

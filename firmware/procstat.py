@@ -29,15 +29,31 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / (os.sysconf("SC_CLK_TCK") or 100)
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident set size of a process (default this one) in MB (Linux /proc; this
-    process's ru_maxrss elsewhere)."""
+def _kb_field(path: str, name: str) -> float | None:
+    """The "name: N kB" line of a /proc file, in MB; None when it cannot be read."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(name):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    return None
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident set size of a process (default this one) in MB (Linux /proc; this
+    process's ru_maxrss elsewhere)."""
+    mb = _kb_field(f"/proc/{pid}/status", "VmRSS:")
+    if mb is not None:
+        return mb
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def pss_mb(pid: int | str = "self") -> float:
+    """Proportional set size of a process in MB: its resident memory with each page
+    shared with other processes (libraries, copy-on-write) counted in shares, so
+    summed over processes it counts every page once (Linux /proc; RSS elsewhere)."""
+    mb = _kb_field(f"/proc/{pid}/smaps_rollup", "Pss:")
+    return mb if mb is not None else rss_mb(pid)

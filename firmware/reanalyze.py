@@ -153,7 +153,8 @@ def run_task(task: Task) -> TaskResult:
     _ensure_kernels()
     sink = _TaskSink()
     origin = task.segments[0].start if task.segments else task.count_from  # a file's start: see hal.playback TIME
-    playback = SegmentPlayback(task.segments, origin=origin, analysis_width=task.channel.analysis_width)
+    playback = SegmentPlayback(task.segments, origin=origin, analysis_width=task.channel.analysis_width,
+                               skip_loop_filter=task.channel.skip_loop_filter)
     channel = Channel(task.channel, playback, sink, budget_us=math.inf, checkpoint_interval=math.inf,
                       stop_at=task.count_to, warm_until=task.count_from)
     try:

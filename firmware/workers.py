@@ -25,7 +25,7 @@ a status message each process sends every STATUS_INTERVAL and on request
 
 MESSAGES, one duplex pipe per process, tuples with the tag first:
   parent -> worker  ("status", token)  ("preview", token, cid)  ("flush", token, cid)
-                    ("reconfigure", cid, ChannelConfig)  ("budget", cid, us)
+                    ("reconfigure", cid, ChannelConfig)  ("budget", cid, us)  ("cpu", cid, us)
                     ("stop", cid)
   worker -> parent  ("status", token | None, {cid: ChannelSnapshot})
                     ("preview", token, array | None)  ("flushed", token)
@@ -88,13 +88,15 @@ class CaptureSpec:
     open_timeout: float = 5.0
     read_timeout: float = 5.0
     decoder_threads: int = 1
+    skip_loop_filter: str = "none"
 
     def open(self):
         from hal.capture import PyAVCapture
 
         return PyAVCapture(self.source, loop=self.loop, analysis_width=self.analysis_width, pacing=self.pacing,
                            clock_start=self.clock_start, open_timeout=self.open_timeout,
-                           read_timeout=self.read_timeout, decoder_threads=self.decoder_threads)
+                           read_timeout=self.read_timeout, decoder_threads=self.decoder_threads,
+                           skip_loop_filter=self.skip_loop_filter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,7 @@ class ChannelSpec:
     checkpoint_interval: float
     stop_at: float | None = None
     count_from: float | None = None  # appliance time from which statistics count (time before is stored)
+    cpu_us: float | None = None      # CPU per captured frame: the budget follows what decoding leaves of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,7 @@ def _worker_main(conn, specs: list[ChannelSpec], log_level: int) -> None:
     for s in specs:
         channels[s.config.id] = Channel(s.config, CaptureInput(s.config.id, s.capture.open), sink,
                                         budget_us=s.budget_us, checkpoint_interval=s.checkpoint_interval,
-                                        stop_at=s.stop_at, count_from=s.count_from)
+                                        stop_at=s.stop_at, count_from=s.count_from, cpu_us=s.cpu_us)
     pool = WorkerPool(list(channels.values()), workers=1)
     pool.start()
     settled = False
@@ -270,6 +273,8 @@ def _obey(msg, channels: dict[int, Channel], send, status) -> None:
         channels[msg[1]].reconfigure(msg[2])
     elif tag == "budget":
         channels[msg[1]].budget.budget_us = msg[2]
+    elif tag == "cpu":
+        channels[msg[1]].budget.cpu_us = msg[2]
     elif tag == "stop":
         channels[msg[1]].stop()
 
@@ -292,9 +297,19 @@ class _CaptureView:
 class _BudgetView:
     """RemoteChannel.budget: the meter's figures as last reported; setting the budget is sent on."""
 
-    def __init__(self, channel: RemoteChannel, budget_us: float):
+    def __init__(self, channel: RemoteChannel, budget_us: float, cpu_us: float | None):
         self._channel = channel
         self._stats = BudgetStats(budget_us, 0.0, 0.0, 0, 0, 1)
+        self._cpu_us = cpu_us
+
+    @property
+    def cpu_us(self) -> float | None:
+        return self._cpu_us
+
+    @cpu_us.setter
+    def cpu_us(self, us: float | None) -> None:
+        self._cpu_us = us
+        self._channel._send("cpu", us)
 
     @property
     def budget_us(self) -> float:
@@ -324,7 +339,7 @@ class RemoteChannel:
         self.config = spec.config
         self.counters = ChannelCounters()
         self.capture = _CaptureView()
-        self.budget = _BudgetView(self, spec.budget_us)
+        self.budget = _BudgetView(self, spec.budget_us, spec.cpu_us)
         self._worker = worker
         self._state = ChannelState.CONNECTING
         self.problem = ""

@@ -41,7 +41,7 @@ import numpy as np
 from hal.downscale import AreaDownscaler
 from hal.errors import (CaptureError, SourceEnded, SourceOpenError, SourceStalled,
                         StreamDecodeError)
-from hal.frame import Frame, StreamInfo
+from hal.frame import SKIP_LOOP_FILTER, Frame, StreamInfo
 
 PACINGS = ("max", "realtime")
 DEFAULT_FPS = 25.0
@@ -160,11 +160,20 @@ class PyAVCapture:
                      with many channels, parallelism across channels
                      (one decoding thread each, GIL released while
                      decoding) scales better, so the firmware passes 1.
+    skip_loop_filter: which frames the decoder leaves unfiltered by its in-loop
+                     deblocking filter, FFmpeg's discard levels
+                     (`SKIP_LOOP_FILTER`): "none" (default: every frame
+                     filtered, the picture as encoded) ... "all". Deblocking
+                     smooths block edges for viewers; the analysis compares
+                     a pixel with its own history and does not need it.
+                     The effect on decode cost and on detection accuracy
+                     is measured in docs/performance.md.
     """
 
     def __init__(self, source: str, *, loop: bool = False, analysis_width: int | None = None,
                  pacing: str = "max", clock_start: float = 0.0, open_timeout: float = 5.0,
-                 read_timeout: float = 5.0, decoder_threads: int = 0, ring: int = CAPTURE_RING):
+                 read_timeout: float = 5.0, decoder_threads: int = 0, ring: int = CAPTURE_RING,
+                 skip_loop_filter: str = "none"):
         if pacing not in PACINGS:
             raise ValueError(f"pacing must be one of {PACINGS} (got {pacing!r})")
         if loop and is_live(source):
@@ -173,6 +182,9 @@ class PyAVCapture:
             raise ValueError(f"decoder_threads must be >= 0 (got {decoder_threads}); 0 means automatic")
         if ring < 1:
             raise ValueError(f"ring must be >= 1 frame buffer (got {ring})")
+        if skip_loop_filter not in SKIP_LOOP_FILTER:
+            raise ValueError(f"skip_loop_filter must be one of {', '.join(SKIP_LOOP_FILTER)} "
+                             f"(got {skip_loop_filter!r})")
         if analysis_width is not None and analysis_width < 1:
             raise ValueError(f"analysis_width must be >= 1 (got {analysis_width}); omit it for full size")
         self.source = source
@@ -184,6 +196,7 @@ class PyAVCapture:
         self.read_timeout = read_timeout
         self.decoder_threads = decoder_threads
         self.ring = ring
+        self.skip_loop_filter = skip_loop_filter
         self.live = is_live(source)
         self.device = is_stream_device(source)
         self._reader: StreamReader | None = None
@@ -256,6 +269,9 @@ class PyAVCapture:
             cc.thread_count = self.decoder_threads
         else:
             cc.thread_count = 1
+        if self.skip_loop_filter != "none":
+            # Read when the decoder opens, at the first packet.
+            cc.options = {**cc.options, "skip_loop_filter": self.skip_loop_filter}
         width, height = cc.width, cc.height
         if width <= 0 or height <= 0:
             raise SourceOpenError(f"{self.source}: video stream has no frame size; check the source")

@@ -5,6 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# FFmpeg's discard levels for a decoder's `skip_loop_filter`, least skipped
+# first: the frames whose in-loop deblocking is skipped (noref: frames no other
+# frame refers to; bidir: B-frames; nointra: all but intra frames; nokey: all
+# but key frames; all: every frame). "none" decodes the picture as encoded.
+SKIP_LOOP_FILTER = ("none", "default", "noref", "bidir", "nointra", "nokey", "all")
+
 
 @dataclass(slots=True)
 class Frame:

@@ -63,12 +63,16 @@ class SegmentPlayback:
     """Plays `segments` (in time order, not overlapping) as one capture input."""
 
     def __init__(self, segments: list[Segment] | tuple[Segment, ...], *, origin: float,
-                 analysis_width: int | None = None, read_ahead: int = READ_AHEAD):
+                 analysis_width: int | None = None, read_ahead: int = READ_AHEAD,
+                 skip_loop_filter: str = "none"):
+        """skip_loop_filter: decode as the channel does (`PyAVCapture`), so a re-analysis
+        sees the pictures the live channel saw."""
         if read_ahead < 1:
             raise ValueError(f"read_ahead must be >= 1 (got {read_ahead})")
         self.segments = list(segments)
         self.origin = origin
         self.analysis_width = analysis_width
+        self.skip_loop_filter = skip_loop_filter
         self.read_ahead = read_ahead
         self.info: StreamInfo | None = None
         self.state = CaptureState.CONNECTING
@@ -174,7 +178,7 @@ class SegmentPlayback:
             if seg.end <= seg.begin:
                 continue
             cap = PyAVCapture(seg.path, analysis_width=self.analysis_width, pacing="max",
-                              clock_start=seg.start, decoder_threads=1)
+                              clock_start=seg.start, decoder_threads=1, skip_loop_filter=self.skip_loop_filter)
             try:
                 cap.open()
                 cap.seek(seg.begin - seg.start)

@@ -113,6 +113,8 @@ def test_accuracy_table_for_people(sequence_dir):
     (["throughput", "--source", "/nonexistent.mp4", "--channels", "2"], "no such file"),
     (["throughput", "--source", "{clip}", "--channels", "0"], "at least 1"),
     (["throughput", "--channels", "2"], "--source"),
+    (["throughput", "--source", "{clip}"], "--channels N, or --find-capacity"),
+    (["throughput", "--source", "{clip}", "--channels", "2", "--skip-loop-filter", "yes"], "invalid choice"),
 ])
 def test_bad_arguments_are_one_line_exit_2(args, says, sequence_dir, tmp_path):
     fill = {"tmp": str(tmp_path), "seq": str(sequence_dir), "clip": str(sequence_dir / "input.mp4")}
@@ -121,6 +123,22 @@ def test_bad_arguments_are_one_line_exit_2(args, says, sequence_dir, tmp_path):
     assert p.stdout == ""
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and says in lines[0], p.stderr
+
+
+def test_capacity_counts_lost_frames_not_single_slow_ones():
+    from firmware.bench.throughput import RunResult, passes
+
+    def run(**kw):
+        base = dict(channels=4, seconds=10.0, frames=1000, analysed=1000, drops=0, overruns=0, skipped=0,
+                    median_us=100.0, p99_us=300.0, budget_us=400.0, cpu_share=0.5, other_cpu_share=0.0,
+                    rss_mb=100.0, min_channel_fps=25.0)
+        return RunResult(**{**base, **kw})
+
+    assert passes(run(), 25.0)
+    assert passes(run(overruns=3), 25.0)          # a frame over its budget loses nothing
+    assert not passes(run(skipped=1), 25.0)       # a frame the budget skipped was not analysed
+    assert not passes(run(drops=1), 25.0)         # a frame the capture dropped was not captured
+    assert not passes(run(min_channel_fps=20.0), 25.0)  # a channel below its frame rate
 
 
 def test_throughput_json(sequence_dir):

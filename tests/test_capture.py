@@ -258,6 +258,23 @@ def test_read_before_open_is_a_programming_error(grey_clip):
         PyAVCapture(str(grey_clip)).read()
 
 
+def test_skip_loop_filter_decodes_the_same_frames_without_deblocking(clip):
+    # A textured, moving, coarsely quantised picture: its block edges are what the
+    # loop filter smooths.
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (120, 160), np.uint8)
+    frames = [np.roll(base, 3 * k, axis=1) for k in range(12)]
+    path = clip("blocky.mp4", frames, options={"crf": "40", "preset": "veryfast"})
+    with PyAVCapture(str(path), decoder_threads=1) as cap:
+        filtered, pts, _ = read_all(cap)
+    with PyAVCapture(str(path), decoder_threads=1, skip_loop_filter="all") as cap:
+        raw, raw_pts, _ = read_all(cap)
+    assert raw_pts == pts and len(raw) == len(filtered) == 12
+    diff = [np.abs(a.astype(np.int16) - b).mean() for a, b in zip(raw, filtered)]
+    assert max(diff) > 0.05, diff   # deblocking skipped: different pixels...
+    assert max(diff) < 8.0, diff    # ...of the same picture
+
+
 def test_bad_settings_name_the_fix():
     with pytest.raises(ValueError, match="pacing must be one of"):
         PyAVCapture("a.mp4", pacing="fast")
@@ -265,3 +282,5 @@ def test_bad_settings_name_the_fix():
         PyAVCapture("rtsp://cam/1", loop=True)
     with pytest.raises(ValueError, match="ring must be >= 1"):
         PyAVCapture("a.mp4", ring=0)
+    with pytest.raises(ValueError, match="skip_loop_filter must be one of none, default"):
+        PyAVCapture("a.mp4", skip_loop_filter="yes")

@@ -80,6 +80,8 @@ def test_the_issue_example_loads_with_seed_defaults():
         ("channels.1.source", ..., "channels[1].source: missing (it is required)"),
         ("channels.1.source", "  ", "channels[1].source: must name a file or a URL"),
         ("channels.0.analysis_width", 10, "channels[0].analysis_width: 10 is out of range 64..3840"),
+        ("channels.0.skip_loop_filter", "yes",
+         "channels[0].skip_loop_filter: 'yes' is not one of none, default, noref, bidir, nointra, nokey, all"),
         ("channels.0.heat_map.regions", [[[0, 0], [1, 0]]],
          "channels[0].heat_map.regions[0]: an area needs at least 3 points, got 2"),
         ("channels.0.heat_map.regions", [[[0, 0], [1, 1], [1, 0], [0, 1]]],

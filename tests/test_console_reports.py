@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from firmware.auth import PasswordStore
-from firmware.budget import frame_budget_us
+from firmware.budget import cpu_per_frame_us
 from firmware.clock import parse_start
 from firmware.config import load_config
 from tests.clips import make_clip, moving_square_frames
@@ -154,7 +154,8 @@ def test_status_shows_areas_parameters_and_whether_each_channel_counts_now(appli
 def test_a_channel_in_video_loss_gets_no_frame_budget(appliance):
     a, _, _ = appliance
     run_until(a, lambda: a.service().channels()[2].state == "video_loss")
-    run_until(a, lambda: a.channels[2].budget.budget_us == frame_budget_us([25.0], a.config.appliance.analytics_share))
+    # The one analysed channel left has the CPU of one 25 fps channel per frame.
+    run_until(a, lambda: a.channels[2].budget.cpu_us == cpu_per_frame_us([25.0]))
     yard = a.service().channels()[2]
     assert yard.budget_us == 0.0 and yard.median_us == 0.0 and not yard.counting
     text = session(a.service(), LOGIN + b"3\r0\r0\r")

@@ -115,13 +115,14 @@ def _meta_fps(path: Path) -> float | None:
     return fps
 
 
-def decode(seq: Sequence) -> tuple[np.ndarray, float]:
-    """All frames' luma (N, H, W) uint8 through the HAL, and the frame rate."""
+def decode(seq: Sequence, skip_loop_filter: str = "none") -> tuple[np.ndarray, float]:
+    """All frames' luma (N, H, W) uint8 through the HAL, and the frame rate (decoded as a
+    channel with that `skip_loop_filter` setting decodes)."""
     from hal.capture import PyAVCapture
     from hal.errors import CaptureError, SourceEnded
 
     frames: list[np.ndarray] = []
-    cap = PyAVCapture(str(seq.video), pacing="max")
+    cap = PyAVCapture(str(seq.video), pacing="max", skip_loop_filter=skip_loop_filter)
     try:
         info = cap.open()
         while True:
@@ -164,14 +165,15 @@ def run_pipeline(step: Callable[[np.ndarray, float], object], foreground: np.nda
 
 
 def evaluate(seq: Sequence, params: HeatMapParams = HeatMapParams(), warmup: int = DEFAULT_WARMUP,
-             baselines: bool = True, tick: Callable[[], None] | None = None) -> SequenceResult:
+             baselines: bool = True, tick: Callable[[], None] | None = None,
+             skip_loop_filter: str = "none") -> SequenceResult:
     """Score ours (and the baselines when `baselines` and OpenCV is installed) on one sequence.
 
     tick() is called once per frame per pipeline (for a progress bar).
     """
     from vca.analyzer import ChannelAnalyzer
 
-    frames, fps = decode(seq)
+    frames, fps = decode(seq, skip_loop_filter)
     n, h, w = frames.shape
     analyzer = ChannelAnalyzer(h, w)
     analyzer.configure(WHOLE_FRAME, params)

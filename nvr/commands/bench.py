@@ -1,10 +1,10 @@
 """`nvr bench`: how well, at what cost per frame, and how many channels in real time.
 
-    nvr bench accuracy SEQUENCE_DIR... [--json] [--param name=value ...] [--warmup N]
+    nvr bench accuracy SEQUENCE_DIR... [--json] [--param name=value ...] [--warmup N] [--skip-loop-filter LEVEL]
     nvr bench counts SCENE_DIR... [--json] [--param name=value ...]
     nvr bench {accuracy,counts} ... --sweep PARAMETER [--sweep-step S] [--out DIR]
-    nvr bench throughput --source FILE --channels N [--seconds S] [--analysis-width W]
-                         [--json] [--find-capacity]
+    nvr bench throughput --source FILE [--channels N] [--seconds S] [--analysis-width W]
+                         [--skip-loop-filter LEVEL] [--json] [--find-capacity]
 
 Every figure is printed next to its baseline measured in the same run (the
 OpenCV pipelines for accuracy, decode-only for throughput, the machine's
@@ -25,7 +25,9 @@ from pathlib import Path
 
 from nvr.cli import UserError, bounded
 from firmware.config import MAX_CHANNELS
+from hal.frame import SKIP_LOOP_FILTER
 
+DEFAULT_BENCH_CHANNELS = 16   # full-speed baseline runs of --find-capacity without --channels
 PARAM_NAMES = ("detection_sensitivity", "background_update_rate", "scene_change_level", "minimum_target_size")
 
 
@@ -43,6 +45,8 @@ def add_parser(sub):
                    help="frames not scored at the start (30)")
     a.add_argument("--no-baselines", action="store_true", help="skip the OpenCV baselines")
     _sweep_arguments(a)
+    a.add_argument("--skip-loop-filter", choices=SKIP_LOOP_FILTER, default="none", metavar="LEVEL",
+                   help="decode as a channel with this skip_loop_filter setting does (none)")
     a.set_defaults(func=run)
 
     c = bsub.add_parser("counts", help="visits and dwell per area against a scene's truth, and the dwell grid")
@@ -55,15 +59,20 @@ def add_parser(sub):
 
     t = bsub.add_parser("throughput", help="frames/s of N channels, decode-only vs full pipeline, and capacity")
     t.add_argument("--source", required=True, metavar="FILE", help="recording every channel replays (looped)")
-    t.add_argument("--channels", type=bounded(int, 1, MAX_CHANNELS), required=True, metavar="N",
-                   help=f"channels to run at full speed (1..{MAX_CHANNELS})")
+    t.add_argument("--channels", type=bounded(int, 1, MAX_CHANNELS), default=None, metavar="N",
+                   help=f"channels to run at full speed (1..{MAX_CHANNELS}; with --find-capacity "
+                        f"{DEFAULT_BENCH_CHANNELS} unless given)")
     t.add_argument("--seconds", type=bounded(float, 0.1, 3600, " s"), default=10.0, metavar="S",
                    help="wall seconds per measurement (10; 0.1..3600)")
     t.add_argument("--analysis-width", type=bounded(int, 8, 3840), default=None, metavar="W",
                    help="analysis width (integer downscale of the source; default full size)")
+    t.add_argument("--skip-loop-filter", choices=SKIP_LOOP_FILTER, default="none", metavar="LEVEL",
+                   help="the channels' decoder setting (none; decode-only is also measured without it): "
+                        + ", ".join(SKIP_LOOP_FILTER))
     t.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     t.add_argument("--find-capacity", action="store_true",
-                   help="then search the most channels that run in real time with no overruns or drops")
+                   help="then search the most channels that run in real time: every frame captured and "
+                        "analysed, every channel at its frame rate")
     t.set_defaults(func=run)
 
     s = bsub.add_parser("soak", help="16 channels with flapping and stalling sources and a disk that fills twice: "
@@ -158,7 +167,7 @@ def _accuracy(args) -> int:
         for s in seqs:
             bar.set_label(s.name)
             try:
-                r = evaluate(s, params, args.warmup, baselines, bar.advance)
+                r = evaluate(s, params, args.warmup, baselines, bar.advance, args.skip_loop_filter)
             except SequenceError as e:
                 raise UserError(str(e)) from None
             # A video longer than its masks: the extra frames also ran.
@@ -169,6 +178,7 @@ def _accuracy(args) -> int:
     summary = summarize(results)
     if args.json:
         summary["params"] = dataclasses.asdict(params)
+        summary["skip_loop_filter"] = args.skip_loop_filter
         summary["warmup"] = args.warmup
         print(json.dumps({"summary": summary}), flush=True)
     else:
@@ -298,8 +308,15 @@ def _sweep_done(sweep: dict, args, columns) -> int:
 def _throughput(args) -> int:
     from firmware.bench.throughput import ThroughputError, measure
 
+    channels = args.channels
+    if channels is None:
+        if not args.find_capacity:
+            raise UserError("nvr bench throughput: give --channels N, or --find-capacity to search the most "
+                            "channels")
+        channels = DEFAULT_BENCH_CHANNELS
     try:
-        report = measure(args.source, args.channels, args.seconds, args.analysis_width, args.find_capacity)
+        report = measure(args.source, channels, args.seconds, args.analysis_width, args.find_capacity,
+                         args.skip_loop_filter)
     except ThroughputError as e:
         raise UserError(str(e)) from None
     if args.json:
@@ -335,10 +352,26 @@ def _throughput_table(r: dict) -> None:
     if r.get("other_cpu_share", 0.0) > 0.05:
         rows.append(("warning", f"other processes used {r['other_cpu_share'] * 100:.0f}% of the cores "
                                 "during the runs: the figures are low by about that much"))
+    if r.get("decode_fps_with_setting"):
+        rows.insert(3, ("  with skip_loop_filter", f"{r['skip_loop_filter']}: {r['decode_fps_with_setting']:.0f} "
+                                                   f"frames/s ({r['decode_setting_speedup']:.2f} x default)"))
     if "capacity" in r:
         c = r["capacity"]
-        rows.append(("realtime capacity", f"{c['channels']} channels at {r['fps']:g} fps with no overruns "
-                                          f"or drops for {r['seconds']:g} s (limit: {c['limit']})"))
+        rows.append(("realtime capacity", f"{c['channels']} channels at {r['fps']:g} fps for {r['seconds']:g} s, "
+                                          f"every frame captured and analysed = {c['capacity_to_decode_ceiling']:.2f}"
+                                          f" x the decode-only ceiling ({c['decode_ceiling_channels']:.0f} channels)"))
+        if "passed" in c:
+            p = c["passed"]
+            floor = c.get("machine_floor")
+            beside = f"; machine floor at that load {floor['per_10k']:g}" if floor else ""
+            rows.append(("  overruns", f"{p['overruns_per_10k']:g} per 10,000 frames{beside} "
+                                       f"(cost median {p['median_us']:.0f} us, p99 {p['p99_us']:.0f} us, "
+                                       f"budget {p['budget_us']:.0f} us)"))
+            rows.append(("  memory", f"RSS {c['rss_mb']:.0f} MB summed over the processes "
+                                     f"({c['rss_mb_per_channel']:.1f} MB per channel; workers "
+                                     f"{', '.join(f'{x:.0f}' for x in c['rss_mb_per_worker'])} MB), "
+                                     f"{c['pss_mb']:.0f} MB with shared pages counted once (PSS)"))
+        rows.append(("  limit", c["limit"]))
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{w}}  {v}")
